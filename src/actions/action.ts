@@ -18,3 +18,8 @@ export interface Action {
 
 /** Loads the action sent by /init; throws an Error whose message explains what failed. */
 export type ActionLoader = (init: InitRequest) => Promise<Action>;
+
+/** A problem the loader itself found (bad archive, missing entry point): reported by message, without a stack. */
+export class ActionLoadError extends Error {
+  override readonly name = 'ActionLoadError';
+}

@@ -9,7 +9,8 @@ export type ArchiveKind = 'zip' | 'tar.gz';
 
 /** Detects an archive by its magic bytes, as the Node.js runtime does; undefined when unknown. */
 export function detectArchive(bytes: Uint8Array): ArchiveKind | undefined {
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return 'zip';
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04)
+    return 'zip';
   if (bytes[0] === 0x1f && bytes[1] === 0x8b && bytes[2] === 0x08) return 'tar.gz';
   return undefined;
 }
@@ -24,7 +25,11 @@ function entryPath(dir: string, name: string): string {
 }
 
 /** Extracts a zip or tar.gz archive into `dir`; entries that would escape `dir` are refused. */
-export async function extractArchive(bytes: Uint8Array, kind: ArchiveKind, dir: string): Promise<void> {
+export async function extractArchive(
+  bytes: Uint8Array,
+  kind: ArchiveKind,
+  dir: string,
+): Promise<void> {
   if (kind === 'zip') {
     let entries: Record<string, Uint8Array>;
     try {

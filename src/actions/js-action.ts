@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
-import type { Action, ActionLoader, InitRequest } from './action.js';
+import { ActionLoadError, type Action, type ActionLoader, type InitRequest } from './action.js';
 import { detectArchive, extractArchive } from './archive.js';
 
 /** Options of the JavaScript action loader. */
@@ -20,7 +20,7 @@ export function jsActionLoader(options: JsActionOptions = {}): ActionLoader {
     const dir = await mkdtemp(join(options.workRoot ?? tmpdir(), 'semirt-action-'));
     const entry = init.binary ? await loadArchive(init, dir) : await loadSource(init, dir);
     if (typeof entry !== 'function') {
-      throw new Error(`Action entrypoint '${init.main}' is not a function.`);
+      throw new ActionLoadError(`Action entrypoint '${init.main}' is not a function.`);
     }
     const fn = entry as (value: unknown) => unknown;
     return { invoke: (value) => fn(value) } satisfies Action;
@@ -66,26 +66,31 @@ async function loadArchive(init: InitRequest, dir: string): Promise<unknown> {
   const bytes = Buffer.from(init.code, 'base64');
   const kind = detectArchive(bytes);
   if (kind === undefined) {
-    throw new Error(
+    throw new ActionLoadError(
       'There was an error uncompressing the action archive. The file type is unsupported',
     );
   }
   try {
     await extractArchive(bytes, kind, dir);
   } catch (err) {
-    throw new Error(`There was an error uncompressing the action archive: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new ActionLoadError(
+      `There was an error uncompressing the action archive: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (!existsSync(join(dir, 'package.json')) && !existsSync(join(dir, 'index.js'))) {
-    throw new Error('Zipped actions must contain either package.json or index.js at the root.');
+    throw new ActionLoadError(
+      'Zipped actions must contain either package.json or index.js at the root.',
+    );
   }
   await linkActionApi(dir);
   // `file.export.path`: the part before the first dot names a module in the archive, the rest a
   // property path in its exports; without a dot the archive's own entry module exports `main`.
   const dot = init.main.indexOf('.');
   const [moduleName, path] =
-    dot < 0 ? [undefined, [init.main]] : [init.main.slice(0, dot), init.main.slice(dot + 1).split('.')];
+    dot < 0
+      ? [undefined, [init.main]]
+      : [init.main.slice(0, dot), init.main.slice(dot + 1).split('.')];
   const require = createRequire(join(dir, 'package.json'));
   const file = require.resolve(moduleName === undefined ? dir : join(dir, moduleName));
   process.chdir(dir);
@@ -93,7 +98,8 @@ async function loadArchive(init: InitRequest, dir: string): Promise<unknown> {
   // For CommonJS modules the exports object is the default export; named exports are a guess.
   const root = path[0] !== undefined && path[0] in ns ? ns : ns['default'];
   return path.reduce<unknown>(
-    (obj, key) => (obj !== null && obj !== undefined ? (obj as Record<string, unknown>)[key] : undefined),
+    (obj, key) =>
+      obj !== null && obj !== undefined ? (obj as Record<string, unknown>)[key] : undefined,
     root,
   );
 }

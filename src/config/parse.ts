@@ -30,7 +30,12 @@ export function intSetting(
   const picked = pick(flagValue, env, source);
   if (picked === undefined) return bounds.fallback;
   const n = Number(picked.value);
-  if (!/^\s*-?\d+\s*$/.test(picked.value) || !Number.isSafeInteger(n) || n < bounds.min || n > bounds.max) {
+  if (
+    !/^\s*-?\d+\s*$/.test(picked.value) ||
+    !Number.isSafeInteger(n) ||
+    n < bounds.min ||
+    n > bounds.max
+  ) {
     throw new SemirtError(
       'INVALID_OPTION',
       `Invalid ${picked.from} "${picked.value}": expected an integer from ${bounds.min} to ${bounds.max}`,

@@ -26,10 +26,18 @@ export interface RuntimeFlags {
 }
 
 /** Reads runtime options from flags, then environment variables, then defaults. */
-export function runtimeOptions(flags: RuntimeFlags, env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
+export function runtimeOptions(
+  flags: RuntimeFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): RuntimeOptions {
   return {
     host: pick(flags.host, env, { flag: '--host', env: 'SEMIRT_HOST' })?.value ?? '0.0.0.0',
-    port: intSetting(flags.port, env, { flag: '--port', env: 'PORT' }, { min: 0, max: 65535, fallback: 8080 }),
+    port: intSetting(
+      flags.port,
+      env,
+      { flag: '--port', env: 'PORT' },
+      { min: 0, max: 65535, fallback: 8080 },
+    ),
     // The Node.js runtime compares case-insensitively with "true"; "1" does not enable it.
     allowConcurrent: env['__OW_ALLOW_CONCURRENT']?.toLowerCase() === 'true',
     maxBodyBytes:

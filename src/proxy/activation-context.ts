@@ -16,13 +16,13 @@ export interface ActivationContext {
 
 // Kept on a global symbol so that every copy of this module (e.g. the CommonJS action API or a
 // hosted action that bundles its own semirt) shares one store.
-const STORAGE_KEY = Symbol.for('semirt.activation-storage');
+const STORAGE_KEY: unique symbol = Symbol.for('semirt.activation-storage');
 type Holder = { [STORAGE_KEY]?: AsyncLocalStorage<ActivationContext> };
 const holder = globalThis as Holder;
 
 /** The process-wide store of the current activation. */
-export const activationStorage: AsyncLocalStorage<ActivationContext> = (holder[STORAGE_KEY] ??=
-  new AsyncLocalStorage<ActivationContext>());
+export const activationStorage: AsyncLocalStorage<ActivationContext> =
+  holder[STORAGE_KEY] ?? (holder[STORAGE_KEY] = new AsyncLocalStorage<ActivationContext>());
 
 /** The context of the activation whose code is running now, or undefined outside any activation. */
 export function activation(): ActivationContext | undefined {

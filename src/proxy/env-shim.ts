@@ -25,6 +25,10 @@ export function installEnvShim(storage: AsyncLocalStorage<ActivationContext>): v
       if (key === INSTALLED) return true;
       return own(key) ?? (Reflect.get(target, key, receiver) as unknown);
     },
+    // Writes go to the real environment (which only takes plain data properties).
+    set(target, key, value) {
+      return Reflect.set(target, key, value);
+    },
     has(target, key) {
       return own(key) !== undefined || Reflect.has(target, key);
     },

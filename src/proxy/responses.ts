@@ -1,4 +1,4 @@
-import { ERROR_CATALOG, isSemirtError } from '../errors.js';
+import { ERROR_CATALOG, isSemirtError, type ErrorSpec } from '../errors.js';
 
 /** An HTTP answer of the proxy; the server always sends it with Content-Length. */
 export interface ProxyResponse {
@@ -22,7 +22,7 @@ export function jsonResponse(status: number, value: unknown): ProxyResponse {
  */
 export function errorResponse(err: unknown): ProxyResponse {
   if (!isSemirtError(err)) return jsonResponse(500, { error: 'Internal error.' });
-  const spec = ERROR_CATALOG[err.code];
+  const spec: ErrorSpec = ERROR_CATALOG[err.code];
   if (spec.shape === 'application') {
     return jsonResponse(200, { error: { code: err.code, message: err.message } });
   }
