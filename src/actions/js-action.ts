@@ -1,11 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 import { ActionLoadError, type Action, type ActionLoader, type InitRequest } from './action.js';
+import { packageRoot } from '../package-root.js';
 import { detectArchive, extractArchive } from './archive.js';
 
 /** Options of the JavaScript action loader. */
@@ -104,25 +105,9 @@ async function loadArchive(init: InitRequest, dir: string): Promise<unknown> {
   );
 }
 
-/** The folder of semirt's own package.json, so hosted code can import the action API as `semirt`. */
-function packageRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const { name } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown };
-      if (name === 'semirt') return dir;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
 async function linkActionApi(dir: string): Promise<void> {
-  const root = packageRoot();
   const link = join(dir, 'node_modules', 'semirt');
-  if (root === undefined || existsSync(link)) return;
+  if (existsSync(link)) return;
   await mkdir(join(dir, 'node_modules'), { recursive: true });
-  await symlink(root, link, 'dir');
+  await symlink(packageRoot(), link, 'dir');
 }
