@@ -1,0 +1,98 @@
+import { mkdir, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import type { Command } from 'commander';
+import { SemirtError } from '../../errors.js';
+import { encryptFile } from '../../crypto/file-envelope.js';
+import { readKeyFile } from '../../crypto/key-file.js';
+import { checkModelId } from '../../keyservice/messages.js';
+import { ProgressBar, toolAction } from '../tooling.js';
+
+interface EncryptModelFlags {
+  readonly key: string;
+  readonly store: string;
+  readonly modelId: string;
+}
+
+/**
+ * Where each input goes in the store (DESIGN.md §3): a single-file model becomes
+ * `<store>/<model_id>`; the files of a bundle (TVM) keep their extension: `<model_id>.<ext>`.
+ */
+function destinations(store: string, modelId: string, files: readonly string[]): string[] {
+  if (files.length === 1) return [join(store, modelId)];
+  const names = files.map((file) => {
+    const extension = extname(file);
+    if (extension === '') {
+      throw new SemirtError(
+        'INVALID_OPTION',
+        `Cannot place "${file}" in a bundle: bundle files need an extension (e.g. .graph_json, .params_data, .wasm)`,
+      );
+    }
+    return `${modelId}${extension}`;
+  });
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate !== undefined) {
+    throw new SemirtError(
+      'INVALID_OPTION',
+      `Cannot build the bundle: two inputs would both become "${duplicate}"`,
+    );
+  }
+  return names.map((name) => join(store, name));
+}
+
+/** `semirt model encrypt`: encrypt a model (or a TVM bundle) under its model key into a model store. */
+export function registerModel(program: Command): void {
+  const model = program.command('model').description('Prepare encrypted models for a model store');
+  model
+    .command('encrypt')
+    .description(
+      'Encrypt model files under the model key into <store>/<model_id> (bundles: <model_id>.<ext>)',
+    )
+    .requiredOption('--key <file>', 'the model key file (see `semirt key create`)')
+    .requiredOption('--store <dir>', 'the model store folder (created if missing)')
+    .requiredOption(
+      '--model-id <id>',
+      "the model id; for the KeyService it must start with the owner's user id",
+    )
+    .argument('<files...>', 'one model file (.tflite, .onnx), or the files of a TVM bundle')
+    .action(
+      toolAction(async (files: string[], flags: EncryptModelFlags) => {
+        let modelId: string;
+        try {
+          modelId = checkModelId(flags.modelId, '--model-id');
+        } catch (error) {
+          throw new SemirtError('INVALID_OPTION', (error as Error).message);
+        }
+        const key = await readKeyFile(flags.key, 'model key');
+        const targets = destinations(flags.store, modelId, files);
+        await mkdir(flags.store, { recursive: true });
+        const sizes = await Promise.all(
+          files.map(async (file) => {
+            try {
+              return (await stat(file)).size;
+            } catch (cause) {
+              const code = (cause as NodeJS.ErrnoException).code ?? 'unknown error';
+              throw new SemirtError('INVALID_OPTION', `Cannot read model file "${file}": ${code}`, {
+                cause,
+              });
+            }
+          }),
+        );
+        const total = sizes.reduce((a, b) => a + b, 0);
+        const bar = new ProgressBar(`encrypting ${modelId}`);
+        let before = 0;
+        try {
+          for (const [i, file] of files.entries()) {
+            await encryptFile(key, file, targets[i]!, (done) => {
+              bar.update(before + done, total);
+            });
+            before += sizes[i]!;
+            bar.update(before, total);
+          }
+        } finally {
+          bar.finish();
+          key.fill(0);
+        }
+        for (const target of targets) process.stdout.write(`wrote ${target}\n`);
+      }),
+    );
+}
