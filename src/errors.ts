@@ -374,6 +374,32 @@ export const ERROR_CATALOG = {
     shape: 'application',
     doc: 'A session was used after dispose(), or a model was disposed while sessions were still open.',
   },
+  // --- Secure inference action (src/inference, src/store): answered 200 so OpenWhisk keeps the container ---
+  INFERENCE_REQUEST_INVALID: {
+    status: 200,
+    shape: 'application',
+    doc: 'The /run value is not an inference request: a field is missing or has the wrong type or format (the message names it).',
+  },
+  MODEL_NOT_FOUND: {
+    status: 200,
+    shape: 'application',
+    doc: 'The model store has no file (or no complete TVM bundle) for the requested model id.',
+  },
+  STORE_READ_FAILED: {
+    status: 200,
+    shape: 'application',
+    doc: 'A model file exists in the store but could not be read (permissions, I/O error).',
+  },
+  INFERENCE_FAILED: {
+    status: 200,
+    shape: 'application',
+    doc: 'An unexpected fault while serving the inference (a bug: the details are in the runtime log, not in the answer).',
+  },
+  MODEL_TOO_LARGE: {
+    status: 200,
+    shape: 'application',
+    doc: 'The model is larger than the model cache may hold.',
+  },
   // --- Worker pool (src/pool): the request failed, the runtime is fine ---
   POOL_BUSY: {
     status: 200,

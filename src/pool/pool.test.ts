@@ -153,6 +153,21 @@ describe('WorkerPool', () => {
     await assert.rejects(workers.run({ modelKey: 'hello', inputs: [floatInput(1)] }), /not loaded/);
   });
 
+  test('unload() lets queued runs of the model finish and refuses new ones', async () => {
+    const workers = pool(1);
+    await workers.load({ key: 'person', artifact: PERSON });
+    const expected = await direct(PERSON, [personInput()]);
+    const runs = [1, 2, 3].map(() => workers.run({ modelKey: 'person', inputs: [personInput()] }));
+    const unloading = workers.unload('person');
+    await assert.rejects(
+      workers.run({ modelKey: 'person', inputs: [personInput()] }),
+      /not loaded/,
+    );
+    for (const result of await Promise.all(runs))
+      assert.deepEqual(result.outputs[0]?.data, expected);
+    await unloading;
+  });
+
   test('close() refuses queued work with POOL_CLOSED', async () => {
     const workers = new WorkerPool({ size: 1, maxQueue: 8 });
     await workers.load({ key: 'person', artifact: PERSON });

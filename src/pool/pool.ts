@@ -82,6 +82,10 @@ export class WorkerPool {
   readonly #slots: Slot[] = [];
   readonly #queue: Task[] = [];
   readonly #models = new Map<string, PoolModel>();
+  /** Runs queued or running per model, so an unload waits for them. */
+  readonly #uses = new Map<string, number>();
+  readonly #idleWaiters = new Map<string, (() => void)[]>();
+  readonly #retiring = new Set<string>();
   #closed = false;
 
   constructor(options: PoolOptions) {
@@ -116,9 +120,11 @@ export class WorkerPool {
 
   /** Runs one inference of a loaded model in a worker thread. */
   run(request: RunRequest): Promise<RunResult> {
-    if (!this.#models.has(request.modelKey)) {
-      return Promise.reject(new Error(`Model "${request.modelKey}" is not loaded in the pool`));
+    const key = request.modelKey;
+    if (!this.#models.has(key) || this.#retiring.has(key)) {
+      return Promise.reject(new Error(`Model "${key}" is not loaded in the pool`));
     }
+    this.#uses.set(key, (this.#uses.get(key) ?? 0) + 1);
     return new Promise<RunResult>((resolve, reject) => {
       const task: Task = { kind: 'run', request, enqueued: performance.now(), resolve, reject };
       const { deadline } = request;
@@ -133,11 +139,35 @@ export class WorkerPool {
         }, wait);
       }
       this.#enqueue(task);
+    }).finally(() => {
+      this.#release(key);
     });
   }
 
-  /** Removes a model from every worker after its work in progress; resolves when all have disposed it and its bytes are zeroed. */
+  #release(key: string): void {
+    const uses = (this.#uses.get(key) ?? 1) - 1;
+    if (uses > 0) {
+      this.#uses.set(key, uses);
+      return;
+    }
+    this.#uses.delete(key);
+    for (const wake of this.#idleWaiters.get(key) ?? []) wake();
+    this.#idleWaiters.delete(key);
+  }
+
+  #idle(key: string): Promise<void> {
+    if (!this.#uses.has(key)) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idleWaiters.set(key, [...(this.#idleWaiters.get(key) ?? []), resolve]);
+    });
+  }
+
+  /** Removes a model: refuses new runs at once, lets queued and running ones finish, then has every worker dispose it and zeroes its bytes. */
   async unload(modelKey: string): Promise<void> {
+    // New runs are refused at once; those already queued or running finish first.
+    this.#retiring.add(modelKey);
+    await this.#idle(modelKey);
+    this.#retiring.delete(modelKey);
     const model = this.#models.get(modelKey);
     this.#models.delete(modelKey);
     await Promise.all(

@@ -9,7 +9,12 @@ import { SemirtError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { activationStorage, contextFromRunBody } from './activation-context.js';
 import type { ProxyOutput } from './output.js';
-import { errorResponse, jsonResponse, type ProxyResponse } from './responses.js';
+import {
+  applicationErrorResponse,
+  errorResponse,
+  jsonResponse,
+  type ProxyResponse,
+} from './responses.js';
 
 /** What the proxy needs from its surroundings; the server only binds `handle` to a socket. */
 export interface ProxyOptions {
@@ -180,7 +185,9 @@ export function createProxy(options: ProxyOptions): Proxy {
       case 'rejected': {
         // As the Node.js runtime: a rejection is an application error and the container is
         // kept; Errors become {name, message, stack}, other values are answered as they are.
+        // semirt's own errors (the built-in actions') answer {code, message}.
         const { reason } = outcome;
+        if (reason instanceof SemirtError) return applicationErrorResponse(reason);
         return serialize(200, {
           error: reason instanceof Error ? serializeError(reason) : (reason ?? {}),
         });

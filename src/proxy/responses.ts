@@ -1,4 +1,4 @@
-import { ERROR_CATALOG, isSemirtError, type ErrorSpec } from '../errors.js';
+import { ERROR_CATALOG, isSemirtError, type ErrorSpec, type SemirtError } from '../errors.js';
 
 /** An HTTP answer of the proxy; the server always sends it with Content-Length. */
 export interface ProxyResponse {
@@ -14,6 +14,14 @@ export function jsonResponse(status: number, value: unknown): ProxyResponse {
 }
 
 /**
+ * An error of an action's work: 200 with `{"error": {code, message}}`, the container stays.
+ * Whatever its code, an error an action rejects with is the request's failure, not the runtime's.
+ */
+export function applicationErrorResponse(err: SemirtError): ProxyResponse {
+  return jsonResponse(200, { error: { code: err.code, message: err.message } });
+}
+
+/**
  * The one place that turns an error into an OpenWhisk response. Protocol errors answer
  * `{"error": message}` with their catalog status (the Node.js runtime's shape, which the
  * platform's conformance suite checks); application errors answer 200 with
@@ -23,9 +31,7 @@ export function jsonResponse(status: number, value: unknown): ProxyResponse {
 export function errorResponse(err: unknown): ProxyResponse {
   if (!isSemirtError(err)) return jsonResponse(500, { error: 'Internal error.' });
   const spec: ErrorSpec = ERROR_CATALOG[err.code];
-  if (spec.shape === 'application') {
-    return jsonResponse(200, { error: { code: err.code, message: err.message } });
-  }
+  if (spec.shape === 'application') return applicationErrorResponse(err);
   const response = jsonResponse(spec.status, { error: err.message });
   return err.code === 'BODY_TOO_LARGE' ? { ...response, close: true } : response;
 }

@@ -38,7 +38,7 @@ export function registerInspect(program: Command): void {
           `subgraphs: ${r.subgraphs}, operators: ${r.operators.length}, tensors: ${r.tensors.length}\n`,
         );
         out.write(
-          `arena: ${r.arenaBytes} bytes per session (activations ${r.activationBytes}, variables ${r.variableBytes}, scratch ${r.scratchBytes})\n`,
+          `arena: ${r.arenaBytes} bytes per session (activations ${r.activationBytes}, variables ${r.variableBytes}, scratch ${r.scratchBytes})${r.simdHeapBytes > 0 ? `; wasm SIMD heap ${r.simdHeapBytes} bytes per thread (weight copies + scratch)` : ''}\n`,
         );
         const counts = new Map<string, number>();
         for (const op of r.operators) counts.set(op.name, (counts.get(op.name) ?? 0) + 1);

@@ -80,20 +80,19 @@ export function oneOverOnePlusX(a: number): number {
   return saturatingRoundingMultiplyByPOT(x, 1);
 }
 
-/** Count of leading zero bits of a uint32. */
-export function countLeadingZeros(x: number): number {
-  return Math.clz32(x);
+/**
+ * TFLite GetReciprocal: 1/x for x in Q`integerBits`, as a Q0 scale; the caller takes the bits
+ * above one from `reciprocalBitsOverUnit` (two functions, so the hot loop allocates nothing).
+ */
+export function getReciprocal(x: number): number {
+  const headroomPlusOne = Math.clz32(x >>> 0);
+  const shiftedMinusOne = (((x >>> 0) * 2 ** headroomPlusOne) % 4294967296) - 2147483648;
+  return oneOverOnePlusX(shiftedMinusOne | 0);
 }
 
-/** TFLite GetReciprocal: 1/x for x in Q`integerBits`, as a Q0 scale and the bits above one. */
-export function getReciprocal(
-  x: number,
-  integerBits: number,
-): { scale: number; bitsOverUnit: number } {
-  const headroomPlusOne = Math.clz32(x >>> 0);
-  const bitsOverUnit = integerBits - headroomPlusOne;
-  const shiftedMinusOne = (((x >>> 0) * 2 ** headroomPlusOne) % 4294967296) - 2147483648;
-  return { scale: oneOverOnePlusX(shiftedMinusOne | 0), bitsOverUnit };
+/** The `num_bits_over_unit` output of TFLite's GetReciprocal. */
+export function reciprocalBitsOverUnit(x: number, integerBits: number): number {
+  return integerBits - Math.clz32(x >>> 0);
 }
 
 /** (1 − a) / (1 + a) for a in [0, 1), Q0 in and out. */

@@ -84,6 +84,18 @@ function compare(label: string, out: Tensor, golden: Uint8Array): void {
   }
 }
 
+/** Models whose int8 kernels have a wasm SIMD path: also checked with the JS kernels. */
+const SIMD_MODELS = new Set([
+  'person_detect_int8',
+  'micro_speech_quantized',
+  'network_tester_int8',
+  'hello_world_int8',
+  'micro_speech_lstm_int8',
+  'mnist_lstm_int8',
+  'dtln_noise_suppression_int8',
+  'simple_add_int8',
+]);
+
 const catalog = JSON.parse(readFileSync(join(DATA, 'catalog.json'), 'utf8')) as CatalogModel[];
 
 describe('TfliteModel on the shared TFLM goldens', () => {
@@ -98,33 +110,33 @@ describe('TfliteModel on the shared TFLM goldens', () => {
       });
       continue;
     }
-    it(`${model.name}: every input reproduces TFLM's first-invoke output`, () => {
-      const loaded = TfliteModel.load(new Uint8Array(readFileSync(modelPath(model))));
-      for (const input of model.inputs) {
-        // A fresh session per input: the golden is the first invoke after allocation.
-        const session = loaded.openSession();
-        const data = inputBytes(model, input, loaded.inputs.length);
-        const outputs = session.runSync(
-          loaded.inputs.map((info, i) => ({
-            dtype: info.dtype,
-            shape: info.shape,
-            data: data[i]!,
-          })),
-        );
-        outputs.forEach((out, k) => {
-          const file = join(
-            DATA,
-            'golden',
-            `${model.name}.${input.name}.out${k === 0 ? '' : `.${k}`}`,
-          );
-          if (existsSync(file))
-            compare(
-              `${model.name}.${input.name} output ${k}`,
-              out,
-              new Uint8Array(readFileSync(file)),
-            );
-        });
-      }
-    });
+    for (const simd of SIMD_MODELS.has(model.name) ? [true, false] : [true]) {
+      const label = simd ? '' : ' (JS kernels, SIMD off)';
+      it(`${model.name}: every input reproduces TFLM's first-invoke output${label}`, () => {
+        checkModel(model, simd);
+      });
+    }
   }
 });
+
+/** Runs every input of a model in a fresh session and compares each output with its golden. */
+function checkModel(model: CatalogModel, simd: boolean): void {
+  const loaded = TfliteModel.load(new Uint8Array(readFileSync(modelPath(model))), { simd });
+  for (const input of model.inputs) {
+    // A fresh session per input: the golden is the first invoke after allocation.
+    const session = loaded.openSession();
+    const data = inputBytes(model, input, loaded.inputs.length);
+    const outputs = session.runSync(
+      loaded.inputs.map((info, i) => ({
+        dtype: info.dtype,
+        shape: info.shape,
+        data: data[i]!,
+      })),
+    );
+    outputs.forEach((out, k) => {
+      const file = join(DATA, 'golden', `${model.name}.${input.name}.out${k === 0 ? '' : `.${k}`}`);
+      if (existsSync(file))
+        compare(`${model.name}.${input.name} output ${k}`, out, new Uint8Array(readFileSync(file)));
+    });
+  }
+}

@@ -31,6 +31,12 @@ export interface ModelReport {
   readonly simdHeapBytes: number;
 }
 
+/** Engine-internal load options. */
+export interface TfliteLoadOptions {
+  /** Use the wasm SIMD kernels where they apply (default true; false forces the JS kernels). */
+  readonly simd?: boolean;
+}
+
 /** Refuses models whose per-session arena would exceed this (a hostile shape could ask for gigabytes). */
 export const MAX_ARENA_BYTES = 512 * 1024 * 1024;
 
@@ -93,7 +99,7 @@ export class TfliteModel implements Model {
   readonly #simd: SimdHeap | undefined;
   #sessions = 0;
 
-  private constructor(def: ModelDef) {
+  private constructor(def: ModelDef, options: TfliteLoadOptions) {
     this.def = def;
     const missing = unsupportedOps(def);
     if (missing.length > 0) {
@@ -120,7 +126,7 @@ export class TfliteModel implements Model {
         );
     }
     const at = (i: number): TensorDef => tensors[i]!;
-    const simd = SimdHeap.available() ? new SimdHeap() : undefined;
+    const simd = options.simd !== false && SimdHeap.available() ? new SimdHeap() : undefined;
     this.#simd = simd;
     this.#ops = def.operators.map((op): PreparedOp => {
       for (const o of op.outputs) {
@@ -208,8 +214,8 @@ export class TfliteModel implements Model {
   }
 
   /** Parses, validates and prepares a model from its bytes (which are not copied). */
-  static load(bytes: Uint8Array): TfliteModel {
-    return new TfliteModel(readModel(bytes));
+  static load(bytes: Uint8Array, options: TfliteLoadOptions = {}): TfliteModel {
+    return new TfliteModel(readModel(bytes), options);
   }
 
   /** Creates a session synchronously (the Engine interface wraps it in a promise). */
@@ -315,7 +321,10 @@ export class TfliteSession implements Session {
       }
     }
     const sealed = simd?.seal();
-    const binding = sealed === undefined || simd === undefined ? undefined : { ...sealed, scratch: simd.scratchOffset };
+    const binding =
+      sealed === undefined || simd === undefined
+        ? undefined
+        : { ...sealed, scratch: simd.scratchOffset };
     const views = this.#tensorViews(new ArrayBuffer(scratchBytes), binding);
     this.#steps = ops.map((op) => op.node.bind(views));
     this.reset();

@@ -134,6 +134,8 @@ export function buildModel(model: BuildModel): Uint8Array {
     b.addFieldOffset(SLOT.operator.inputs, inputs, 0);
     b.addFieldOffset(SLOT.operator.outputs, outputs, 0);
     if (options !== 0) {
+      // The union tag is not the op's real options type: our reader never consults it, and these
+      // files are only for our own tests.
       b.addFieldInt8(SLOT.operator.builtinOptionsType, 1, 0);
       b.addFieldOffset(SLOT.operator.builtinOptions, options, 0);
     }
@@ -183,9 +185,4 @@ export function f32Bytes(values: ArrayLike<number>): Uint8Array {
 /** Raw bytes of int32 values. */
 export function i32Bytes(values: ArrayLike<number>): Uint8Array {
   return new Uint8Array(Int32Array.from(values).buffer);
-}
-
-/** Raw bytes of int8 values. */
-export function i8Bytes(values: ArrayLike<number>): Uint8Array {
-  return new Uint8Array(Int8Array.from(values).buffer);
 }

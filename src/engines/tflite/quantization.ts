@@ -5,7 +5,6 @@
  */
 
 const TWO_31 = 2147483648;
-const TWO_32 = 4294967296;
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
@@ -71,6 +70,11 @@ export function saturatingRoundingDoublingHighMul(a: number, b: number): number 
 /** gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, halves away from zero. */
 export function roundingDivideByPOT(x: number, exponent: number): number {
   if (exponent === 0) return x;
+  if (exponent >= 32) {
+    // Undefined in C (gemmlowp asserts exponent <= 31). Release x86 builds compute a 64-bit mask
+    // of all ones and a shift count taken mod 32 (as JavaScript's >> does): reproduce that.
+    return (x >> exponent) + (x > (x < 0 ? 0 : -1) ? 1 : 0);
+  }
   const mask = (1 << exponent) - 1;
   const remainder = x & mask;
   const threshold = (mask >> 1) + (x < 0 ? 1 : 0);
@@ -123,5 +127,3 @@ export function multiplyByQuantizedMultiplier64(
 export function clamp(x: number, min: number, max: number): number {
   return x < min ? min : x > max ? max : x;
 }
-
-export { INT32_MAX, INT32_MIN, TWO_32 };

@@ -10,6 +10,7 @@ import {
   type NodeInfo,
   type PreparedNode,
 } from './kernel.js';
+import { scratchLayout } from './conv-common.js';
 import { binaryLoop, binaryViews, prepareBinary } from './elementwise.js';
 
 /**
@@ -71,6 +72,53 @@ export function prepareAddSub(node: NodeInfo, sign: 1 | -1): PreparedNode {
     const r = multiplyByQuantizedMultiplier((s1 + sign * s2) | 0, qo.multiplier, qo.shift) + outOff;
     return r < actMin ? actMin : r > actMax ? actMax : r;
   };
+  const simd = node.simd;
+  if (y.dtype === 'int8' && bin.indexA === undefined && simd !== undefined) {
+    // wasm: the same arithmetic with exact 64-bit products, over the whole tensor at once.
+    const n = y.elements;
+    const params = Int32Array.of(
+      off1,
+      off2,
+      leftShift,
+      q1.multiplier,
+      q1.shift,
+      q2.multiplier,
+      q2.shift,
+      qo.multiplier,
+      qo.shift,
+      outOff,
+      actMin,
+      actMax,
+      sign,
+    );
+    const paramsOff = simd.reserve(new Uint8Array(params.buffer));
+    const layout = scratchLayout([n, n, n]);
+    simd.needScratch(layout.total);
+    return {
+      scratchBytes: 0,
+      bind(v) {
+        const s = v.simd!;
+        const [aOff, bOff, outOffset] = layout.offsets.map((o) => s.scratch + o) as [
+          number,
+          number,
+          number,
+        ];
+        const ad = v.i8(a);
+        const bd = v.i8(b);
+        const yd = v.i8(y);
+        const heapA = new Int8Array(s.memory, aOff, n);
+        const heapB = new Int8Array(s.memory, bOff, n);
+        const heapOut = new Int8Array(s.memory, outOffset, n);
+        const { addq } = s.exports;
+        return () => {
+          heapA.set(ad);
+          heapB.set(bd);
+          addq(aOff, bOff, outOffset, n, paramsOff);
+          yd.set(heapOut);
+        };
+      },
+    };
+  }
   return {
     scratchBytes: 0,
     bind(v) {

@@ -1,6 +1,12 @@
 import { Activation, Padding } from '../schema.js';
 import { multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64 } from '../quantization.js';
-import { convQuant, reserveRequant, scratchLayout } from './conv-common.js';
+import {
+  convFloat,
+  convQuant,
+  reserveRequant,
+  scratchLayout,
+  type ConvGeometry,
+} from './conv-common.js';
 import {
   activation,
   activationRangeFloat,
@@ -106,39 +112,29 @@ export const conv2d: Kernel = {
           const xd = v.f32(x);
           const wd = v.f32(w);
           const yd = v.f32(y);
+          const g: ConvGeometry = {
+            batches,
+            inH,
+            inW,
+            inC,
+            outH,
+            outW,
+            outC,
+            fH,
+            fW,
+            strideH,
+            strideW,
+            dilH,
+            dilW,
+            padH,
+            padW,
+            mult: fC,
+          };
           return () => {
-            floatConv(xd, wd, yd);
+            convFloat(g, xd, wd, b, yd, lo, hi);
           };
         },
       };
-      // Float needs float32 rounding after each multiply-add, as the C reference does.
-      function floatConv(xd: Float32Array, wd: Float32Array, yd: Float32Array): void {
-        for (let n = 0; n < batches; n++) {
-          for (let oy = 0; oy < outH; oy++) {
-            const iy0 = oy * strideH - padH;
-            for (let ox = 0; ox < outW; ox++) {
-              const ix0 = ox * strideW - padW;
-              for (let oc = 0; oc < outC; oc++) {
-                const g = (oc / perGroup) | 0;
-                let acc = 0;
-                for (let fy = 0; fy < fH; fy++) {
-                  const iy = iy0 + fy * dilH;
-                  for (let fx = 0; fx < fW; fx++) {
-                    const ix = ix0 + fx * dilW;
-                    if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) continue;
-                    const xBase = ((n * inH + iy) * inW + ix) * inC + g * fC;
-                    const wBase = ((oc * fH + fy) * fW + fx) * fC;
-                    for (let c = 0; c < fC; c++)
-                      acc += xd[xBase + c]! * wd[wBase + c]!;
-                  }
-                }
-                const r = Math.fround(acc + b[oc]!);
-                yd[((n * outH + oy) * outW + ox) * outC + oc] = r < lo ? lo : r > hi ? hi : r;
-              }
-            }
-          }
-        }
-      }
     }
 
     expectType(node, x, 'input', ['int8', 'int16']);
@@ -151,7 +147,13 @@ export const conv2d: Kernel = {
     const { multipliers, shifts, outputOffset, actMin, actMax } = q;
     const simd = node.simd;
     // Patches of fewer than 8 channels per tap gain little from SIMD; the JS loop handles them.
-    if (x.dtype === 'int8' && groups === 1 && simd !== undefined && w.data !== undefined && fC >= 8) {
+    if (
+      x.dtype === 'int8' &&
+      groups === 1 &&
+      simd !== undefined &&
+      w.data !== undefined &&
+      fC >= 8
+    ) {
       // wasm SIMD: each output pixel is one int8 × int16 matrix-vector product over its patch,
       // requantized in wasm; input and output cross into the wasm heap once per invoke.
       const taps = fH * fW * fC;
@@ -165,7 +167,9 @@ export const conv2d: Kernel = {
         scratchBytes: 0,
         bind(v) {
           const s = v.simd!;
-          const [in8, xoOff, patchOff, accOff, outOff] = layout.offsets.map((o) => s.scratch + o) as [number, number, number, number, number];
+          const [in8, xoOff, patchOff, accOff, outOff] = layout.offsets.map(
+            (o) => s.scratch + o,
+          ) as [number, number, number, number, number];
           const xd = v.i8(x);
           const yd = v.i8(y);
           const heap16 = new Int16Array(s.memory);
@@ -192,7 +196,8 @@ export const conv2d: Kernel = {
                       for (let fx = 0; fx < fW; fx++) {
                         const ix = ix0 + fx * dilW;
                         const dst = patch + (fy * fW + fx) * fC;
-                        if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) heap16.fill(0, dst, dst + fC);
+                        if (iy < 0 || iy >= inH || ix < 0 || ix >= inW)
+                          heap16.fill(0, dst, dst + fC);
                         else {
                           const from = xo + ((n * inH + iy) * inW + ix) * inC;
                           heap16.copyWithin(dst, from, from + fC);
@@ -203,7 +208,17 @@ export const conv2d: Kernel = {
                   }
                   matvec(wOff, src * 2, taps, outC, accOff);
                   const yBase = ((n * outH + oy) * outW + ox) * outC;
-                  requant8(accOff, rq.bias, rq.mult, rq.shift, outC, outOff + yBase, outputOffset, actMin, actMax);
+                  requant8(
+                    accOff,
+                    rq.bias,
+                    rq.mult,
+                    rq.shift,
+                    outC,
+                    outOff + yBase,
+                    outputOffset,
+                    actMin,
+                    actMax,
+                  );
                 }
               }
             }
@@ -346,4 +361,3 @@ export const conv2d: Kernel = {
     };
   },
 };
-

@@ -1,6 +1,12 @@
 import { Activation, Padding } from '../schema.js';
 import { multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64 } from '../quantization.js';
-import { convQuant, reserveRequant, scratchLayout } from './conv-common.js';
+import {
+  convQuant,
+  depthwiseFloat,
+  reserveRequant,
+  scratchLayout,
+  type ConvGeometry,
+} from './conv-common.js';
 import {
   activation,
   activationRangeFloat,
@@ -61,34 +67,32 @@ export const depthwiseConv2d: Kernel = {
       const b = floatBias(node, bias, outC);
       const [lo, hi] = activationRangeFloat(act);
       return {
-        scratchBytes: 0,
+        scratchBytes: outC * 8,
         bind(v) {
           const xd = v.f32(x);
           const wd = v.f32(w);
           const yd = v.f32(y);
+          const acc = new Float64Array(v.scratch, 0, outC);
+          const g: ConvGeometry = {
+            batches,
+            inH,
+            inW,
+            inC,
+            outH,
+            outW,
+            outC,
+            fH,
+            fW,
+            strideH,
+            strideW,
+            dilH,
+            dilW,
+            padH,
+            padW,
+            mult,
+          };
           return () => {
-            for (let n = 0; n < batches; n++) {
-              for (let oy = 0; oy < outH; oy++) {
-                const iy0 = oy * strideH - padH;
-                for (let ox = 0; ox < outW; ox++) {
-                  const ix0 = ox * strideW - padW;
-                  for (let oc = 0; oc < outC; oc++) {
-                    const ic = (oc / mult) | 0;
-                    let acc = 0;
-                    for (let fy = 0; fy < fH; fy++) {
-                      const iy = iy0 + fy * dilH;
-                      for (let fx = 0; fx < fW; fx++) {
-                        const ix = ix0 + fx * dilW;
-                        if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) continue;
-                        acc += xd[((n * inH + iy) * inW + ix) * inC + ic]! * wd[(fy * fW + fx) * outC + oc]!;
-                      }
-                    }
-                    const r = Math.fround(acc + b[oc]!);
-                    yd[((n * outH + oy) * outW + ox) * outC + oc] = r < lo ? lo : r > hi ? hi : r;
-                  }
-                }
-              }
-            }
+            depthwiseFloat(g, xd, wd, b, yd, lo, hi, acc);
           };
         },
       };
@@ -107,27 +111,42 @@ export const depthwiseConv2d: Kernel = {
     const outputOffset = is8 ? q.outputOffset : 0;
     const wide = !is8 && bias?.dtype !== 'int32';
     const simd = node.simd;
-    if (is8 && mult === 1 && simd !== undefined && w.data !== undefined && dilH === 1 && dilW === 1) {
-      // wasm SIMD: per output pixel, acc[c] += w[tap][c] · (x[pixel][c] + offset) for each tap,
-      // then requantization in wasm; input and output cross into the wasm heap once per invoke.
+    if (is8 && simd !== undefined && w.data !== undefined && dilH === 1 && dilW === 1) {
+      // wasm SIMD: per output pixel, acc[c] += w[tap][c] · (x[pixel][c / m] + offset) for each
+      // tap, then requantization in wasm. With a depth multiplier m > 1 the offset input is
+      // written with each channel repeated m times, so channels line up with the filter.
       const wOff = simd.reserve(w.data);
       const rq = reserveRequant(simd, b, multipliers, shifts);
-      const layout = scratchLayout([x.elements, x.elements * 2, outC * 4, y.elements]);
+      const pixels = x.elements / inC;
+      const layout = scratchLayout([x.elements, pixels * outC * 2, outC * 4, y.elements]);
       simd.needScratch(layout.total);
       return {
         scratchBytes: 0,
         bind(v) {
           const s = v.simd!;
-          const [in8, xoOff, accOff, outOff] = layout.offsets.map((o) => s.scratch + o) as [number, number, number, number];
+          const [in8, xoOff, accOff, outOff] = layout.offsets.map((o) => s.scratch + o) as [
+            number,
+            number,
+            number,
+            number,
+          ];
           const xd = v.i8(x);
           const yd = v.i8(y);
           const heapIn = new Int8Array(s.memory, in8, x.elements);
           const heapOut = new Int8Array(s.memory, outOff, y.elements);
           const acc = new Int32Array(s.memory, accOff, outC);
+          const xo = new Int16Array(s.memory, xoOff, pixels * outC);
           const { dwacc, widen8, requant8 } = s.exports;
           return () => {
-            heapIn.set(xd);
-            widen8(in8, xoOff, x.elements, inputOffset);
+            if (mult === 1) {
+              heapIn.set(xd);
+              widen8(in8, xoOff, x.elements, inputOffset);
+            } else {
+              for (let p = 0; p < pixels; p++) {
+                for (let c = 0; c < outC; c++)
+                  xo[p * outC + c] = xd[p * inC + ((c / mult) | 0)]! + inputOffset;
+              }
+            }
             for (let n = 0; n < batches; n++) {
               for (let oy = 0; oy < outH; oy++) {
                 const iy0 = oy * strideH - padH;
@@ -141,11 +160,26 @@ export const depthwiseConv2d: Kernel = {
                   for (let fy = fyMin; fy < fyMax; fy++) {
                     const row = (n * inH + iy0 + fy) * inW + ix0;
                     for (let fx = fxMin; fx < fxMax; fx++) {
-                      dwacc(accOff, wOff + (fy * fW + fx) * outC, xoOff + (row + fx) * inC * 2, outC);
+                      dwacc(
+                        accOff,
+                        wOff + (fy * fW + fx) * outC,
+                        xoOff + (row + fx) * outC * 2,
+                        outC,
+                      );
                     }
                   }
                   const yBase = ((n * outH + oy) * outW + ox) * outC;
-                  requant8(accOff, rq.bias, rq.mult, rq.shift, outC, outOff + yBase, outputOffset, actMin, actMax);
+                  requant8(
+                    accOff,
+                    rq.bias,
+                    rq.mult,
+                    rq.shift,
+                    outC,
+                    outOff + yBase,
+                    outputOffset,
+                    actMin,
+                    actMax,
+                  );
                 }
               }
             }

@@ -58,17 +58,7 @@ export const fullyConnected: Kernel = {
           const wd = v.f32(w);
           const yd = v.f32(y);
           return () => {
-            for (let n = 0; n < batches; n++) {
-              const xb = n * depth;
-              for (let o = 0; o < units; o++) {
-                const wb = o * depth;
-                let acc = 0;
-                for (let d = 0; d < depth; d++)
-                  acc += xd[xb + d]! * wd[wb + d]!;
-                acc = Math.fround(acc + b[o]!);
-                yd[n * units + o] = acc < lo ? lo : acc > hi ? hi : acc;
-              }
-            }
+            fcFloat(xd, wd, b, yd, batches, depth, units, lo, hi);
           };
         },
       };
@@ -114,7 +104,12 @@ export const fullyConnected: Kernel = {
         scratchBytes: 0,
         bind(v) {
           const s = v.simd!;
-          const [in8, xoOff, accOff, outOff] = layout.offsets.map((o) => s.scratch + o) as [number, number, number, number];
+          const [in8, xoOff, accOff, outOff] = layout.offsets.map((o) => s.scratch + o) as [
+            number,
+            number,
+            number,
+            number,
+          ];
           const xd = v.i8(x);
           const yd = v.i8(y);
           const heapIn = new Int8Array(s.memory, in8, x.elements);
@@ -125,7 +120,17 @@ export const fullyConnected: Kernel = {
             widen8(in8, xoOff, x.elements, inputOffset);
             for (let n = 0; n < batches; n++) {
               matvec(wOff, xoOff + n * depth * 2, depth, units, accOff);
-              requant8(accOff, rq.bias, rq.mult, rq.shift, units, outOff + n * units, outputOffset, actMin, actMax);
+              requant8(
+                accOff,
+                rq.bias,
+                rq.mult,
+                rq.shift,
+                units,
+                outOff + n * units,
+                outputOffset,
+                actMin,
+                actMax,
+              );
             }
             yd.set(heapOut);
           };
@@ -167,3 +172,27 @@ export const fullyConnected: Kernel = {
     };
   },
 };
+
+/** Float fully connected (float64 accumulation, one float32 rounding per output). */
+function fcFloat(
+  xd: Float32Array,
+  wd: Float32Array,
+  bias: Float32Array,
+  yd: Float32Array,
+  batches: number,
+  depth: number,
+  units: number,
+  lo: number,
+  hi: number,
+): void {
+  for (let n = 0; n < batches; n++) {
+    const xb = n * depth;
+    for (let o = 0; o < units; o++) {
+      const wb = o * depth;
+      let acc = 0;
+      for (let d = 0; d < depth; d++) acc += xd[xb + d]! * wd[wb + d]!;
+      const r = Math.fround(acc + bias[o]!);
+      yd[n * units + o] = r < lo ? lo : r > hi ? hi : r;
+    }
+  }
+}

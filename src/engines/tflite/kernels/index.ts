@@ -2,6 +2,7 @@ import type { OpCodeDef } from '../model-reader.js';
 import { CUSTOM_CODE, builtinName } from '../schema.js';
 import { add } from './add.js';
 import { averagePool2d } from './average-pool-2d.js';
+import { cast } from './cast.js';
 import { concatenation } from './concatenation.js';
 import { conv2d } from './conv-2d.js';
 import { depthwiseConv2d } from './depthwise-conv-2d.js';
@@ -13,6 +14,7 @@ import type { Kernel } from './kernel.js';
 import { leakyRelu } from './leaky-relu.js';
 import { logistic } from './logistic.js';
 import { maxPool2d } from './max-pool-2d.js';
+import { mean } from './mean.js';
 import { maximum } from './maximum.js';
 import { minimum } from './minimum.js';
 import { mul } from './mul.js';
@@ -45,6 +47,7 @@ export function buildKernelTable(kernels: readonly Kernel[]): ReadonlyMap<string
 export const KERNELS = buildKernelTable([
   add,
   averagePool2d,
+  cast,
   concatenation,
   conv2d,
   depthwiseConv2d,
@@ -55,6 +58,7 @@ export const KERNELS = buildKernelTable([
   leakyRelu,
   logistic,
   maxPool2d,
+  mean,
   maximum,
   minimum,
   mul,

@@ -10,7 +10,8 @@ import {
 } from '../model-builder.js';
 
 /**
- * Float kernel tests as data. Each case names its provenance: "hand" (computed by hand), or
+ * Kernel tests as data (mostly float kernels; quantized kernels are covered byte for byte by the
+ * real-model goldens, plus a few hand cases here). Each case names its provenance: "hand" (computed by hand), or
  * "naive" (the float64 reference loops in this file, written from the op definitions). Float
  * results may differ from float64 by float32 rounding: tolerance 1e-5 relative to the magnitude.
  */
@@ -19,7 +20,7 @@ interface Case {
   readonly name: string;
   readonly provenance: 'hand' | 'naive';
   readonly model: BuildModel;
-  readonly inputs: readonly Float32Array[];
+  readonly inputs: readonly (Float32Array | Int8Array)[];
   readonly expected: ArrayLike<number>;
   readonly tolerance: number;
 }
@@ -374,7 +375,94 @@ const HAND: Case[] = [
   },
 ];
 
+/** Cases of the ops added for the issue's list: MEAN, CAST, quantized RELU / RELU6. */
+const MORE: Case[] = [
+  {
+    name: 'MEAN float32 over axes [1, 2] keeping dims',
+    provenance: 'hand',
+    model: {
+      tensors: [
+        { dtype: 'float32', shape: [1, 2, 2, 2] },
+        { dtype: 'int32', shape: [2], data: i32Bytes([1, 2]) },
+        { dtype: 'float32', shape: [1, 1, 1, 2] },
+      ],
+      inputs: [0],
+      outputs: [2],
+      operators: [{ op: 'MEAN', inputs: [0, 1], outputs: [2], options: [{ slot: 0, bool: true }] }],
+    },
+    inputs: [Float32Array.of(1, 10, 2, 20, 3, 30, 4, 40)],
+    expected: [2.5, 25],
+    tolerance: 0,
+  },
+  {
+    name: 'MEAN int8 over axes [1, 2]: TFLM double rounding gives 26 for 25.25',
+    provenance: 'hand',
+    model: {
+      tensors: [
+        { dtype: 'int8', shape: [1, 2, 2, 1], scale: [0.5], zeroPoint: [0] },
+        { dtype: 'int32', shape: [2], data: i32Bytes([1, 2]) },
+        { dtype: 'int8', shape: [1, 1], scale: [0.5], zeroPoint: [0] },
+      ],
+      inputs: [0],
+      outputs: [2],
+      operators: [{ op: 'MEAN', inputs: [0, 1], outputs: [2] }],
+    },
+    inputs: [Int8Array.of(10, 20, 30, 41)],
+    expected: [26],
+    tolerance: 0,
+  },
+  {
+    name: 'CAST float32 → int32 truncates toward zero',
+    provenance: 'hand',
+    model: {
+      tensors: [
+        { dtype: 'float32', shape: [4] },
+        { dtype: 'int32', shape: [4] },
+      ],
+      inputs: [0],
+      outputs: [1],
+      operators: [{ op: 'CAST', inputs: [0], outputs: [1] }],
+    },
+    inputs: [Float32Array.of(1.9, -1.9, 0.5, -7)],
+    expected: [1, -1, 0, -7],
+    tolerance: 0,
+  },
+  {
+    name: 'RELU int8 requantizes (scale 0.5 → 0.25) and clamps at the zero point',
+    provenance: 'hand',
+    model: {
+      tensors: [
+        { dtype: 'int8', shape: [4], scale: [0.5], zeroPoint: [1] },
+        { dtype: 'int8', shape: [4], scale: [0.25], zeroPoint: [-3] },
+      ],
+      inputs: [0],
+      outputs: [1],
+      operators: [{ op: 'RELU', inputs: [0], outputs: [1] }],
+    },
+    inputs: [Int8Array.of(-10, 1, 5, 100)],
+    expected: [-3, -3, 5, 127],
+    tolerance: 0,
+  },
+  {
+    name: 'RELU6 int8 clamps to [zero point, q(6)]',
+    provenance: 'hand',
+    model: {
+      tensors: [
+        { dtype: 'int8', shape: [4], scale: [0.1], zeroPoint: [-10] },
+        { dtype: 'int8', shape: [4], scale: [0.1], zeroPoint: [-10] },
+      ],
+      inputs: [0],
+      outputs: [1],
+      operators: [{ op: 'RELU6', inputs: [0], outputs: [1] }],
+    },
+    inputs: [Int8Array.of(-128, -10, 30, 127)],
+    expected: [-10, -10, 30, 50],
+    tolerance: 0,
+  },
+];
+
 const CASES: Case[] = [
+  ...MORE,
   convCase(
     'CONV_2D float32 3×3 SAME stride 2, RELU6',
     false,
@@ -445,7 +533,11 @@ const CASES: Case[] = [
   ...HAND,
 ];
 
-describe('float kernels against reference values', () => {
+function bytesOf(values: Float32Array | Int8Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+describe('kernels against reference values', () => {
   for (const c of CASES) {
     it(`${c.name} (${c.provenance})`, () => {
       const model = TfliteModel.load(buildModel(c.model));
@@ -454,10 +546,16 @@ describe('float kernels against reference values', () => {
         model.inputs.map((info, i) => ({
           dtype: info.dtype,
           shape: info.shape,
-          data: f32Bytes(c.inputs[i]!),
+          data: bytesOf(c.inputs[i]!),
         })),
       );
-      const got = new Float32Array(out!.data.slice().buffer);
+      const raw = out!.data.slice().buffer;
+      const got =
+        out!.dtype === 'float32'
+          ? new Float32Array(raw)
+          : out!.dtype === 'int32'
+            ? new Int32Array(raw)
+            : new Int8Array(raw);
       assert.equal(got.length, c.expected.length);
       for (let i = 0; i < got.length; i++) {
         const want = c.expected[i]!;
@@ -468,4 +566,72 @@ describe('float kernels against reference values', () => {
       }
     });
   }
+});
+
+/**
+ * Quantized kernels without a shared golden model: their outputs must be within one quantization
+ * step of the float result (provenance: the float definition of the op).
+ */
+describe('quantized kernels within one step of the float definition', () => {
+  const scale = 0.05;
+  const zeroPoint = -5;
+  const values = Int8Array.from({ length: 256 }, (_, i) => i - 128);
+  const real = (q: number): number => scale * (q - zeroPoint);
+  const quantize = (r: number, s: number, z: number): number =>
+    Math.min(127, Math.max(-128, Math.round(r / s) + z));
+
+  it('HARD_SWISH int8 over every input value', () => {
+    const out = { scale: 0.04, zeroPoint: -20 };
+    const model = TfliteModel.load(
+      buildModel({
+        tensors: [
+          { dtype: 'int8', shape: [256], scale: [scale], zeroPoint: [zeroPoint] },
+          { dtype: 'int8', shape: [256], scale: [out.scale], zeroPoint: [out.zeroPoint] },
+        ],
+        inputs: [0],
+        outputs: [1],
+        operators: [{ op: 'HARD_SWISH', inputs: [0], outputs: [1] }],
+      }),
+    );
+    const [result] = model
+      .openSession()
+      .runSync([{ dtype: 'int8', shape: [256], data: bytesOf(values) }]);
+    const got = new Int8Array(result!.data.slice().buffer);
+    values.forEach((q, i) => {
+      const x = real(q);
+      const want = quantize((x * Math.min(Math.max(x + 3, 0), 6)) / 6, out.scale, out.zeroPoint);
+      assert.ok(Math.abs(got[i]! - want) <= 1, `input ${q}: got ${got[i]}, float gives ${want}`);
+    });
+  });
+
+  it('DIV int8 over a grid of dividends and divisors', () => {
+    // An output scale small enough that TFLM's shifts stay within 31 bits (larger shifts are
+    // undefined behaviour in its C code).
+    const out = { scale: 0.01, zeroPoint: 3 };
+    const divisors = Int8Array.from({ length: 256 }, (_, i) => ((i * 37) % 200) + 20);
+    const model = TfliteModel.load(
+      buildModel({
+        tensors: [
+          { dtype: 'int8', shape: [256], scale: [scale], zeroPoint: [zeroPoint] },
+          { dtype: 'int8', shape: [256], scale: [scale], zeroPoint: [zeroPoint] },
+          { dtype: 'int8', shape: [256], scale: [out.scale], zeroPoint: [out.zeroPoint] },
+        ],
+        inputs: [0, 1],
+        outputs: [2],
+        operators: [{ op: 'DIV', inputs: [0, 1], outputs: [2] }],
+      }),
+    );
+    const [result] = model.openSession().runSync([
+      { dtype: 'int8', shape: [256], data: bytesOf(values) },
+      { dtype: 'int8', shape: [256], data: bytesOf(divisors) },
+    ]);
+    const got = new Int8Array(result!.data.slice().buffer);
+    values.forEach((q, i) => {
+      const want = quantize(real(q) / real(divisors[i]!), out.scale, out.zeroPoint);
+      assert.ok(
+        Math.abs(got[i]! - want) <= 1,
+        `${q} / ${divisors[i]}: got ${got[i]}, float gives ${want}`,
+      );
+    });
+  });
 });

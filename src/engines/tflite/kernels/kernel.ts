@@ -6,10 +6,6 @@ import type { SimdExports, SimdHeap } from '../simd.js';
 import { Activation, Padding } from '../schema.js';
 import { roundHalfAway } from '../quantization.js';
 
-/** The typed view of a tensor's bytes, chosen by dtype. */
-export type TensorArray =
-  Float32Array | Int8Array | Uint8Array | Int16Array | Int32Array | BigInt64Array;
-
 /** What a kernel sees of one operator while preparing it (once per model). */
 export interface NodeInfo {
   readonly op: OperatorDef;

@@ -1,4 +1,5 @@
 import { Activation, Padding } from '../schema.js';
+import type { ConvGeometry } from './conv-common.js';
 import {
   activation,
   activationRangeFloat,
@@ -59,49 +60,81 @@ export function preparePool(node: NodeInfo, kind: 'average' | 'max'): PreparedNo
     bind(v) {
       const xd = isFloat ? v.f32(x) : x.dtype === 'int8' ? v.i8(x) : v.i16(x);
       const yd = isFloat ? v.f32(y) : y.dtype === 'int8' ? v.i8(y) : v.i16(y);
+      const g: ConvGeometry = {
+        batches,
+        inH,
+        inW,
+        inC: depth,
+        outH,
+        outW,
+        outC: depth,
+        fH,
+        fW,
+        strideH,
+        strideW,
+        dilH: 1,
+        dilW: 1,
+        padH: ph.pad,
+        padW: pw.pad,
+        mult: 1,
+      };
       return () => {
-        for (let n = 0; n < batches; n++) {
-          for (let oy = 0; oy < outH; oy++) {
-            const iy0 = oy * strideH - ph.pad;
-            const yStart = Math.max(0, -iy0);
-            const yEnd = Math.min(fH, inH - iy0);
-            for (let ox = 0; ox < outW; ox++) {
-              const ix0 = ox * strideW - pw.pad;
-              const xStart = Math.max(0, -ix0);
-              const xEnd = Math.min(fW, inW - ix0);
-              const count = (yEnd - yStart) * (xEnd - xStart);
-              for (let c = 0; c < depth; c++) {
-                let r: number;
-                if (kind === 'max') {
-                  r = -Infinity;
-                  for (let fy = yStart; fy < yEnd; fy++) {
-                    for (let fx = xStart; fx < xEnd; fx++) {
-                      const value = xd[((n * inH + iy0 + fy) * inW + ix0 + fx) * depth + c]!;
-                      if (value > r) r = value;
-                    }
-                  }
-                } else {
-                  let sum = 0;
-                  for (let fy = yStart; fy < yEnd; fy++) {
-                    for (let fx = xStart; fx < xEnd; fx++) {
-                      const value = xd[((n * inH + iy0 + fy) * inW + ix0 + fx) * depth + c]!;
-                      sum = isFloat ? Math.fround(sum + value) : sum + value;
-                    }
-                  }
-                  if (isFloat) r = Math.fround(sum / count);
-                  // Integer average rounds half away from zero with C's truncating division.
-                  else
-                    r =
-                      sum > 0
-                        ? Math.trunc((sum + Math.trunc(count / 2)) / count)
-                        : Math.trunc((sum - Math.trunc(count / 2)) / count);
-                }
-                yd[((n * outH + oy) * outW + ox) * depth + c] = r < lo ? lo : r > hi ? hi : r;
-              }
-            }
-          }
-        }
+        pool(g, xd, yd, kind === 'max', isFloat, lo, hi);
       };
     },
   };
+}
+
+/** The pooling loop nest (a top-level function, see ConvGeometry). */
+function pool(
+  g: ConvGeometry,
+  xd: Float32Array | Int8Array | Int16Array,
+  yd: Float32Array | Int8Array | Int16Array,
+  isMax: boolean,
+  isFloat: boolean,
+  lo: number,
+  hi: number,
+): void {
+  const { batches, inH, inW, outH, outW, outC: depth, fH, fW, strideH, strideW, padH, padW } = g;
+  for (let n = 0; n < batches; n++) {
+    for (let oy = 0; oy < outH; oy++) {
+      const iy0 = oy * strideH - padH;
+      const yStart = Math.max(0, -iy0);
+      const yEnd = Math.min(fH, inH - iy0);
+      for (let ox = 0; ox < outW; ox++) {
+        const ix0 = ox * strideW - padW;
+        const xStart = Math.max(0, -ix0);
+        const xEnd = Math.min(fW, inW - ix0);
+        const count = (yEnd - yStart) * (xEnd - xStart);
+        for (let c = 0; c < depth; c++) {
+          let r: number;
+          if (isMax) {
+            r = -Infinity;
+            for (let fy = yStart; fy < yEnd; fy++) {
+              for (let fx = xStart; fx < xEnd; fx++) {
+                const value = xd[((n * inH + iy0 + fy) * inW + ix0 + fx) * depth + c]!;
+                if (value > r) r = value;
+              }
+            }
+          } else {
+            let sum = 0;
+            for (let fy = yStart; fy < yEnd; fy++) {
+              for (let fx = xStart; fx < xEnd; fx++) {
+                const value = xd[((n * inH + iy0 + fy) * inW + ix0 + fx) * depth + c]!;
+                sum = isFloat ? Math.fround(sum + value) : sum + value;
+              }
+            }
+            if (isFloat) r = Math.fround(sum / count);
+            // Integer average rounds half away from zero with C's truncating division.
+            else
+              r =
+                sum > 0
+                  ? Math.trunc((sum + Math.trunc(count / 2)) / count)
+                  : Math.trunc((sum - Math.trunc(count / 2)) / count);
+          }
+          yd[((n * outH + oy) * outW + ox) * depth + c] = r < lo ? lo : r > hi ? hi : r;
+        }
+      }
+    }
+  }
 }

@@ -1,10 +1,8 @@
 import type { DType } from '../../engine.js';
 import { DTYPE_SIZE } from '../../engine.js';
 
-export type DTypeSize = number;
-
 /** Bytes per element of a dtype. */
-export function elementSize(dtype: DType): DTypeSize {
+export function elementSize(dtype: DType): number {
   return DTYPE_SIZE[dtype];
 }
 

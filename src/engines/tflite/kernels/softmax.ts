@@ -1,6 +1,7 @@
 import {
   expOnNegativeValues,
   getReciprocal,
+  reciprocalBitsOverUnit,
   saturatingRoundingMultiplyByPOT,
 } from '../fixed-point.js';
 import {
@@ -114,7 +115,8 @@ export const softmax: Kernel = {
                   0;
               }
             }
-            const { scale, bitsOverUnit } = getReciprocal(sum, ACCUMULATION_INTEGER_BITS);
+            const scale = getReciprocal(sum);
+            const bitsOverUnit = reciprocalBitsOverUnit(sum, ACCUMULATION_INTEGER_BITS);
             const exponent = bitsOverUnit + 31 - outBits;
             for (let c = 0; c < depth; c++) {
               const diff = xd[base + c]! - max;

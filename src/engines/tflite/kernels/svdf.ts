@@ -81,8 +81,7 @@ export const svdf: Kernel = {
               for (let f = 0; f < filters; f++) {
                 let s = 0;
                 const base = (n * filters + f) * memory;
-                for (let j = 0; j < memory; j++)
-                  s += wtd[f * memory + j]! * sd[base + j]!;
+                for (let j = 0; j < memory; j++) s += wtd[f * memory + j]! * sd[base + j]!;
                 scratch[f] = s;
               }
               for (let u = 0; u < units; u++) {
@@ -112,8 +111,6 @@ export const svdf: Kernel = {
     const scale2 = quantizeMultiplier(Math.fround(Math.fround(qs.scale * qt.scale) / qy.scale));
     const [stateMin, stateMax] = typeRange(state.dtype);
     const b = biasValues(node, bias, units);
-    const wrap =
-      state.dtype === 'int8' ? (v: number) => (v << 24) >> 24 : (v: number) => (v << 16) >> 16;
     return {
       scratchBytes: filters * 4,
       bind(v) {
@@ -123,36 +120,89 @@ export const svdf: Kernel = {
         const sd = state.dtype === 'int8' ? v.i8(state) : v.i16(state);
         const yd = v.i8(y);
         const scratch = new Int32Array(v.scratch, 0, filters);
+        const shape: SvdfShape = { batch, inputSize, filters, units, rank, memory };
+        const q: SvdfQuant = {
+          inputZeroPoint: qx.zeroPoint,
+          stateZeroPoint: qs.zeroPoint,
+          outputZeroPoint: qy.zeroPoint,
+          m1: scale1.multiplier,
+          s1: scale1.shift,
+          m2: scale2.multiplier,
+          s2: scale2.shift,
+          stateMin,
+          stateMax,
+        };
         return () => {
           sd.copyWithin(0, 1, stateLen);
-          for (let n = 0; n < batch; n++) {
-            for (let f = 0; f < filters; f++) {
-              let dot = 0;
-              for (let k = 0; k < inputSize; k++)
-                dot = (dot + wfd[f * inputSize + k]! * (xd[n * inputSize + k]! - qx.zeroPoint)) | 0;
-              dot = multiplyByQuantizedMultiplier(dot, scale1.multiplier, scale1.shift);
-              dot = dot < stateMin ? stateMin : dot > stateMax ? stateMax : dot;
-              sd[(n * filters + f) * memory + memory - 1] = wrap(qs.zeroPoint + dot);
-            }
-          }
-          for (let n = 0; n < batch; n++) {
-            for (let f = 0; f < filters; f++) {
-              let s = 0;
-              const base = (n * filters + f) * memory;
-              for (let j = 0; j < memory; j++)
-                s = (s + wtd[f * memory + j]! * (sd[base + j]! - qs.zeroPoint)) | 0;
-              scratch[f] = s;
-            }
-            for (let u = 0; u < units; u++) {
-              let o = b[u]!;
-              for (let r = 0; r < rank; r++) o = (o + scratch[u * rank + r]!) | 0;
-              const q =
-                multiplyByQuantizedMultiplier(o, scale2.multiplier, scale2.shift) + qy.zeroPoint;
-              yd[n * units + u] = q < -128 ? -128 : q > 127 ? 127 : q;
-            }
-          }
+          svdfInt(shape, q, xd, wfd, wtd, sd, b, scratch, yd);
         };
       },
     };
   },
 };
+
+interface SvdfShape {
+  readonly batch: number;
+  readonly inputSize: number;
+  readonly filters: number;
+  readonly units: number;
+  readonly rank: number;
+  readonly memory: number;
+}
+
+interface SvdfQuant {
+  readonly inputZeroPoint: number;
+  readonly stateZeroPoint: number;
+  readonly outputZeroPoint: number;
+  readonly m1: number;
+  readonly s1: number;
+  readonly m2: number;
+  readonly s2: number;
+  readonly stateMin: number;
+  readonly stateMax: number;
+}
+
+/** The integer SVDF step after the state shift (a top-level function, see ConvGeometry). */
+function svdfInt(
+  shape: SvdfShape,
+  q: SvdfQuant,
+  xd: Int8Array,
+  wfd: Int8Array,
+  wtd: Int8Array | Int16Array,
+  sd: Int8Array | Int16Array,
+  bias: Float64Array,
+  scratch: Int32Array,
+  yd: Int8Array,
+): void {
+  const { batch, inputSize, filters, units, rank, memory } = shape;
+  const { inputZeroPoint, stateZeroPoint, outputZeroPoint, m1, s1, m2, s2, stateMin, stateMax } = q;
+  for (let n = 0; n < batch; n++) {
+    const xb = n * inputSize;
+    for (let f = 0; f < filters; f++) {
+      const wb = f * inputSize;
+      let dot = 0;
+      for (let k = 0; k < inputSize; k++)
+        dot = (dot + wfd[wb + k]! * (xd[xb + k]! - inputZeroPoint)) | 0;
+      dot = multiplyByQuantizedMultiplier(dot, m1, s1);
+      dot = dot < stateMin ? stateMin : dot > stateMax ? stateMax : dot;
+      // The typed-array store wraps like C's conversion to the state type.
+      sd[(n * filters + f) * memory + memory - 1] = stateZeroPoint + dot;
+    }
+  }
+  for (let n = 0; n < batch; n++) {
+    for (let f = 0; f < filters; f++) {
+      let s = 0;
+      const base = (n * filters + f) * memory;
+      const wb = f * memory;
+      for (let j = 0; j < memory; j++)
+        s = (s + wtd[wb + j]! * (sd[base + j]! - stateZeroPoint)) | 0;
+      scratch[f] = s;
+    }
+    for (let u = 0; u < units; u++) {
+      let o = bias[u]!;
+      for (let r = 0; r < rank; r++) o = (o + scratch[u * rank + r]!) | 0;
+      const r = multiplyByQuantizedMultiplier(o, m2, s2) + outputZeroPoint;
+      yd[n * units + u] = r < -128 ? -128 : r > 127 ? 127 : r;
+    }
+  }
+}

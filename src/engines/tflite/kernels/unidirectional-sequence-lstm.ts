@@ -118,8 +118,7 @@ export const unidirectionalSequenceLstm: Kernel = {
           ): void => {
             for (let o = 0; o < n; o++) {
               let acc = 0;
-              for (let d = 0; d < depth; d++)
-                acc += src[off + d]! * w[o * depth + d]!;
+              for (let d = 0; d < depth; d++) acc += src[off + d]! * w[o * depth + d]!;
               out[o] = bias === undefined ? acc : Math.fround(acc + bias[o]!);
             }
           };
@@ -180,7 +179,6 @@ export const unidirectionalSequenceLstm: Kernel = {
   },
 };
 
-
 interface LstmShape {
   readonly x: TensorDef;
   readonly hidden: TensorDef;
@@ -219,7 +217,10 @@ function prepareInt8(node: NodeInfo, s: LstmShape): PreparedNode {
   const fcParams = (src: { scale: number; zeroPoint: number }, w: TensorDef) => {
     const qw = quantParams(node, w);
     if (qw.zeroPoint !== 0) fail(node, `weights "${w.name}" must have zero point 0`);
-    return { ...quantizeMultiplier(Math.fround(src.scale * qw.scale) / gateScale), inOffset: -src.zeroPoint };
+    return {
+      ...quantizeMultiplier(Math.fround(src.scale * qw.scale) / gateScale),
+      inOffset: -src.zeroPoint,
+    };
   };
   const inFc = GATES.map((g) => fcParams(qx, s.wIn[g]!));
   const recFc = GATES.map((g) => fcParams(qh, s.wRec[g]!));
@@ -236,7 +237,8 @@ function prepareInt8(node: NodeInfo, s: LstmShape): PreparedNode {
     tanhShift = -tanhShift;
     tanhMultiplier = 3;
   }
-  const sat16 = (value: number): number => (value < -32768 ? -32768 : value > 32767 ? 32767 : value);
+  const sat16 = (value: number): number =>
+    value < -32768 ? -32768 : value > 32767 ? 32767 : value;
   /** Combines the input and recurrent products of gate k, unit j, as TFLM's gate FCs and add. */
   const combine = (k: number, inAcc: number, recAcc: number): number => {
     const pi = inFc[k]!;
@@ -249,12 +251,18 @@ function prepareInt8(node: NodeInfo, s: LstmShape): PreparedNode {
   const hOffset = -qh.zeroPoint;
 
   /** Gate pre-activations in JS: Σ w·(x + offset) folded as Σ w·x + offset·Σ w. */
-  const jsGates = (v: TensorViews, xd: Int8Array, hd: Int8Array, gate: Int16Array[]): ((inOff: number, stOff: number) => void) => {
+  const jsGates = (
+    v: TensorViews,
+    xd: Int8Array,
+    hd: Int8Array,
+    gate: Int16Array[],
+  ): ((inOff: number, stOff: number) => void) => {
     const wi = GATES.map((g) => v.i8(s.wIn[g]!));
     const wr = GATES.map((g) => v.i8(s.wRec[g]!));
     const rowSums = (w: Int8Array, depth: number): Int32Array => {
       const sums = new Int32Array(n);
-      for (let o = 0; o < n; o++) for (let d = 0; d < depth; d++) sums[o] = sums[o]! + w[o * depth + d]!;
+      for (let o = 0; o < n; o++)
+        for (let d = 0; d < depth; d++) sums[o] = sums[o]! + w[o * depth + d]!;
       return sums;
     };
     const inSums = wi.map((w) => rowSums(w, inputDim));
@@ -266,7 +274,8 @@ function prepareInt8(node: NodeInfo, s: LstmShape): PreparedNode {
         const wrk = wr[k]!;
         const bk = bias[k]!;
         for (let o = 0; o < n; o++) {
-          const inAcc = dot8(wik, o * inputDim, xd, inOff, inputDim) + xOffset * inSums[k]![o]! + bk[o]!;
+          const inAcc =
+            dot8(wik, o * inputDim, xd, inOff, inputDim) + xOffset * inSums[k]![o]! + bk[o]!;
           const recAcc = dot8(wrk, o * n, hd, stOff, n) + hOffset * recSums[k]![o]!;
           gk[o] = combine(k, inAcc, recAcc);
         }
@@ -282,7 +291,9 @@ function prepareInt8(node: NodeInfo, s: LstmShape): PreparedNode {
     hd: Int8Array,
     gate: Int16Array[],
   ): ((inOff: number, stOff: number) => void) => {
-    const [in8, xoOff, hoOff, accInOff, accRecOff] = plan.layout.offsets.map((o) => sb.scratch + o) as [number, number, number, number, number];
+    const [in8, xoOff, hoOff, accInOff, accRecOff] = plan.layout.offsets.map(
+      (o) => sb.scratch + o,
+    ) as [number, number, number, number, number];
     const heapIn = new Int8Array(sb.memory, in8, x.elements);
     const ho = new Int16Array(sb.memory, hoOff, n);
     const accIn = new Int32Array(sb.memory, accInOff, 4 * n);
@@ -300,7 +311,8 @@ function prepareInt8(node: NodeInfo, s: LstmShape): PreparedNode {
       for (let k = 0; k < 4; k++) {
         const gk = gate[k]!;
         const bk = bias[k]!;
-        for (let j = 0; j < n; j++) gk[j] = combine(k, accIn[k * n + j]! + bk[j]!, accRec[k * n + j]!);
+        for (let j = 0; j < n; j++)
+          gk[j] = combine(k, accIn[k * n + j]! + bk[j]!, accRec[k * n + j]!);
       }
     };
   };
@@ -333,7 +345,10 @@ function prepareInt8(node: NodeInfo, s: LstmShape): PreparedNode {
       const cd = v.i16(cell);
       const yd = v.i8(y);
       const gate = [0, 1, 2, 3].map((k) => new Int16Array(v.scratch, k * n * 2, n));
-      const preactivations = v.simd !== undefined && simdPlan !== undefined ? simdGates(v.simd, simdPlan, xd, hd, gate) : jsGates(v, xd, hd, gate);
+      const preactivations =
+        v.simd !== undefined && simdPlan !== undefined
+          ? simdGates(v.simd, simdPlan, xd, hd, gate)
+          : jsGates(v, xd, hd, gate);
       const sat16 = (value: number): number =>
         value < -32768 ? -32768 : value > 32767 ? 32767 : value;
       return () => {
@@ -345,7 +360,8 @@ function prepareInt8(node: NodeInfo, s: LstmShape): PreparedNode {
             preactivations(inOff, stOff);
             for (let k = 0; k < 4; k++) {
               const gk = gate[k]!;
-              for (let j = 0; j < n; j++) gk[j] = k === 2 ? tanh16(gk[j]!, 0, 0) : logistic16(gk[j]!, 0, 0);
+              for (let j = 0; j < n; j++)
+                gk[j] = k === 2 ? tanh16(gk[j]!, 0, 0) : logistic16(gk[j]!, 0, 0);
             }
             const [f, i, c, o] = gate as [Int16Array, Int16Array, Int16Array, Int16Array];
             for (let j = 0; j < n; j++) {
