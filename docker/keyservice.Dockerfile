@@ -1,11 +1,14 @@
 # The semirt KeyService image: client port 13570 (owners, users), worker port 13571 (runtimes,
-# mutual TLS).
+# mutually attested TLS). The KeyService presents an RA-TLS certificate on both ports.
 #   docker build -f docker/keyservice.Dockerfile -t <registry>/semirt-keyservice .
+# Simulation (no SGX; proves nothing about hardware), with a sim-dcap authority folder:
 #   docker run -p 13570:13570 -p 13571:13571 \
 #     -v ks-data:/data -v /secure/ks:/secrets:ro \
 #     <registry>/semirt-keyservice \
-#     --sealing-key-file /secrets/sealing.key --tls-cert /secrets/ks.crt --tls-key /secrets/ks.key \
-#     --worker-pins /secrets/worker-pins.json
+#     --sealing-key-file /secrets/sealing.key \
+#     --attestation-mode simulation --sim-dcap-dir /secrets/sim-dcap
+# Production (the default mode) attests through Gramine's /dev/attestation: run the KeyService
+# inside an SGX enclave (see docs/gramine.md) with --sgx-collateral for verifying runtimes.
 # Keep the sealing key on a different volume than the database (see docs/keyservice.md).
 
 FROM node:20-bookworm AS build

@@ -2,7 +2,7 @@
 // Node 20's `--test` takes no globs, so the files are listed here. Extra arguments are
 // substrings that select test files (e.g. `node scripts/run-tests.js proxy`).
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -18,7 +18,10 @@ function findTests(dir) {
   });
 }
 
+// A compiled test whose source is gone (deleted or renamed) is stale output: skip it.
+const hasSource = (file) => existsSync(join(root, relative(dist, file).replace(/\.js$/, '.ts')));
 const files = findTests(dist)
+  .filter(hasSource)
   .filter((file) => filters.length === 0 || filters.some((f) => relative(dist, file).includes(f)))
   .sort();
 if (files.length === 0) {

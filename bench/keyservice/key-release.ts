@@ -3,44 +3,36 @@
 // and for a kept-alive connection, the latency of one release (p50/p99), then requests/s at
 // concurrency 1 and 32 on kept-alive connections, each with its ratio to the anchor.
 //
-// The anchor is an HTTPS server with the same certificate that answers the same reply without
-// client certificates, peer verification, database or sealing: the floor for any key release
-// over TLS on this machine. Peers are verified either by the attestation layer (--verifier
-// sim-dcap, the default: RA-TLS certificates carrying sim-dcap quotes, fully DCAP-verified on both
-// sides of every new connection) or by certificate pinning (--verifier pinned, no attestation).
+// Both sides are attested as in deployment, with sim-dcap: RA-TLS certificates carrying sim-dcap
+// quotes, fully DCAP-verified on both sides of every new connection (WorkerKeyClient and the
+// KeyService's worker listener). The anchor is an HTTPS server with the same certificate that
+// answers the same reply bytes, reached by a plain HTTPS client: no client certificate, no
+// verification, no database or sealing — the floor for any key release over TLS on this machine.
 //
-//   npx tsx bench/keyservice/key-release.ts [--verifier sim-dcap|pinned] [--requests 300] [--duration 3]
+//   npx tsx bench/keyservice/key-release.ts [--requests 300] [--duration 3]
 //   npm run build && node dist/bench/keyservice/key-release.js
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:https';
+import { Agent as HttpsAgent, createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createAttestedCredentials, verifyAttestedPeer } from '../../src/attestation/ra-tls.js';
-import { SimDcapAuthority } from '../../src/attestation/sim-dcap.js';
+import { createSimAttestation } from '../../test/support/keyservice.js';
 import { userIdOf } from '../../src/crypto/id-key.js';
 import { Sealer } from '../../src/crypto/seal.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { WorkerKeyClient } from '../../src/keyservice/client.js';
-import type { TlsCredentials, VerifyPeer } from '../../src/keyservice/peer.js';
-import { pinnedVerifier } from '../../src/keyservice/pins.js';
 import { startKeyServiceServer } from '../../src/keyservice/server.js';
 import { KeyService } from '../../src/keyservice/service.js';
 import { KeyStore } from '../../src/keyservice/store.js';
-import { createTestIdentity } from '../../src/keyservice/testing.js';
 
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '300' },
     duration: { type: 'string', default: '3' },
-    verifier: { type: 'string', default: 'sim-dcap' },
   },
 });
-if (values.verifier !== 'sim-dcap' && values.verifier !== 'pinned') {
-  throw new Error(`--verifier must be sim-dcap or pinned, got "${values.verifier}"`);
-}
 const REQUESTS = Number(values.requests);
 const DURATION_MS = Number(values.duration) * 1000;
 const MEASUREMENT = 'cd'.repeat(32);
@@ -48,45 +40,9 @@ const KEYSERVICE_MEASUREMENT = 'ef'.repeat(32);
 
 const dir = mkdtempSync(join(tmpdir(), 'semirt-bench-ks-'));
 const logger = silentLogger();
-
-/** Both parties' credentials and checks, attested (sim-dcap) or pinned. */
-async function identities(): Promise<{
-  ks: TlsCredentials;
-  worker: TlsCredentials;
-  verifyWorker: VerifyPeer;
-  verifyServer: VerifyPeer;
-}> {
-  if (values.verifier === 'pinned') {
-    const [ks, worker] = await Promise.all([
-      createTestIdentity('keyservice'),
-      createTestIdentity('worker'),
-    ]);
-    return {
-      ks,
-      worker,
-      verifyWorker: pinnedVerifier(new Map([[worker.fingerprint, MEASUREMENT]])),
-      verifyServer: pinnedVerifier(new Map([[ks.fingerprint, KEYSERVICE_MEASUREMENT]])),
-    };
-  }
-  const authority = await SimDcapAuthority.create(join(dir, 'authority'));
-  const check =
-    (allowedMeasurements?: readonly string[]): VerifyPeer =>
-    (cert) =>
-      verifyAttestedPeer(cert, [authority.verifier()], {
-        acceptedTcbStatuses: ['UpToDate'],
-        allowDebug: false,
-        ...(allowedMeasurements === undefined ? {} : { allowedMeasurements }),
-      });
-  return {
-    ks: await createAttestedCredentials(
-      authority.attester({ measurement: KEYSERVICE_MEASUREMENT }),
-    ),
-    worker: await createAttestedCredentials(authority.attester({ measurement: MEASUREMENT })),
-    verifyWorker: check(),
-    verifyServer: check([KEYSERVICE_MEASUREMENT]),
-  };
-}
-const { ks: ksIdentity, worker: workerIdentity, verifyWorker, verifyServer } = await identities();
+const sim = await createSimAttestation(dir);
+const ksIdentity = await sim.credentials(KEYSERVICE_MEASUREMENT);
+const workerIdentity = await sim.credentials(MEASUREMENT);
 
 // The KeyService with one owner, one model, one granted user.
 const store = KeyStore.open(join(dir, 'bench.db'), new Sealer(randomBytes(32)));
@@ -106,7 +62,7 @@ const keyService = await startKeyServiceServer(service, {
   clientPort: 0,
   workerPort: 0,
   credentials: ksIdentity,
-  verifyWorker,
+  workerCheck: sim.check(),
   maxClientBodyBytes: 65536,
   maxWorkerBodyBytes: 4096,
   maxConnections: 1024,
@@ -133,17 +89,56 @@ const anchor = createServer(
 await new Promise<void>((resolve) => anchor.listen(0, '127.0.0.1', resolve));
 const anchorPort = (anchor.address() as AddressInfo).port;
 
-// Plain TLS: the anchor's client accepts the certificate without looking at it.
-const acceptAny: VerifyPeer = () => Promise.resolve({ measurement: KEYSERVICE_MEASUREMENT });
+/** One way of fetching keys: the attested WorkerKeyClient, or the anchor's plain HTTPS client. */
+interface Fetcher {
+  fetch(): Promise<unknown>;
+  close(): void;
+}
 
-function client(port: number, keepAlive: boolean, maxSockets: number): WorkerKeyClient {
-  return new WorkerKeyClient({
-    endpoint: { host: '127.0.0.1', port },
+function keyServiceFetcher(keepAlive: boolean): Fetcher {
+  const c = new WorkerKeyClient({
+    endpoint: { host: '127.0.0.1', port: keyService.workerPort },
     credentials: workerIdentity,
-    verifyServer: port === anchorPort ? acceptAny : verifyServer,
+    ...sim.check([KEYSERVICE_MEASUREMENT]),
     keepAlive,
-    maxSockets,
   });
+  return {
+    fetch: () => c.fetchKeys(userId, modelId),
+    close: () => {
+      c.close();
+    },
+  };
+}
+
+function anchorFetcher(keepAlive: boolean): Fetcher {
+  const agent = new HttpsAgent({ keepAlive, rejectUnauthorized: false, maxCachedSessions: 0 });
+  const body = JSON.stringify({ user_id: userId, model_id: modelId });
+  const fetch = (): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: anchorPort, method: 'POST', path: '/', agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  return {
+    fetch,
+    close: () => {
+      agent.destroy();
+    },
+  };
+}
+
+function client(isKs: boolean, keepAlive: boolean): Fetcher {
+  return isKs ? keyServiceFetcher(keepAlive) : anchorFetcher(keepAlive);
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -151,14 +146,14 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** Times `count` sequential releases on one client (after a short warm-up). */
-async function timeReleases(port: number, keepAlive: boolean, count: number): Promise<number[]> {
-  const c = client(port, keepAlive, 1);
+async function timeReleases(isKs: boolean, keepAlive: boolean, count: number): Promise<number[]> {
+  const c = client(isKs, keepAlive);
   try {
-    for (let i = 0; i < 5; i++) await c.fetchKeys(userId, modelId);
+    for (let i = 0; i < 5; i++) await c.fetch();
     const times: number[] = [];
     for (let i = 0; i < count; i++) {
       const start = process.hrtime.bigint();
-      await c.fetchKeys(userId, modelId);
+      await c.fetch();
       times.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
     return times;
@@ -179,7 +174,7 @@ async function latencies(keepAlive: boolean): Promise<{ ks: number[]; anchor: nu
     const count = Math.ceil(REQUESTS / blocks);
     const order = block % 2 === 0 ? [true, false] : [false, true];
     for (const isKs of order) {
-      const times = await timeReleases(isKs ? keyService.workerPort : anchorPort, keepAlive, count);
+      const times = await timeReleases(isKs, keepAlive, count);
       (isKs ? ks : anchorTimes).push(...times);
     }
   }
@@ -188,20 +183,20 @@ async function latencies(keepAlive: boolean): Promise<{ ks: number[]; anchor: nu
 }
 
 async function throughput(
-  port: number,
+  isKs: boolean,
   concurrency: number,
   durationMs: number,
 ): Promise<{ count: number; seconds: number }> {
-  const c = client(port, true, concurrency);
+  const c = client(isKs, true);
   try {
-    for (let i = 0; i < concurrency; i++) await c.fetchKeys(userId, modelId);
+    for (let i = 0; i < concurrency; i++) await c.fetch();
     let count = 0;
     const end = Date.now() + durationMs;
     const start = process.hrtime.bigint();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (Date.now() < end) {
-          await c.fetchKeys(userId, modelId);
+          await c.fetch();
           count++;
         }
       }),
@@ -231,8 +226,7 @@ try {
       ['anchor', 'ks'],
     ] as const) {
       for (const side of order) {
-        const port = side === 'ks' ? keyService.workerPort : anchorPort;
-        const { count, seconds } = await throughput(port, concurrency, DURATION_MS / 2);
+        const { count, seconds } = await throughput(side === 'ks', concurrency, DURATION_MS / 2);
         totals[side].count += count;
         totals[side].seconds += seconds;
       }
@@ -255,5 +249,5 @@ try {
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
 console.log(
-  `\nverifier: ${values.verifier}; ${REQUESTS} sequential requests per latency row; ${DURATION_MS / 1000} s per throughput row; client and servers share this process.`,
+  `\nattestation: sim-dcap on both sides; ${REQUESTS} sequential requests per latency row; ${DURATION_MS / 1000} s per throughput row; client and servers share this process.`,
 );

@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isSemirtError } from '../errors.js';
-import { MEASUREMENT_FORMAT, measureRuntime, runtimeCodeRoot } from './measurement.js';
+import {
+  MEASUREMENT_FORMAT,
+  measureRuntime,
+  runtimeCodeRoot,
+  runtimeMeasuredConfig,
+} from './measurement.js';
 
 let root: string;
 
@@ -76,6 +81,22 @@ describe('measureRuntime()', () => {
     await assert.rejects(measureRuntime({ codeRoot: root, config: { 'a b': 1 } }), (e: unknown) =>
       isSemirtError(e, 'INVALID_OPTION'),
     );
+  });
+
+  test('runtimeMeasuredConfig() gives a KeyService and a runtime of the same code different measurements', async () => {
+    const attestation = {
+      mode: 'simulation',
+      attesterScheme: 'sim-dcap',
+      verifierSchemes: ['sim-dcap'],
+    } as const;
+    const [runtime, keyService] = await Promise.all(
+      (['runtime', 'keyservice'] as const).map((role) =>
+        measureRuntime({ codeRoot: root, config: runtimeMeasuredConfig(attestation, role) }),
+      ),
+    );
+    assert.match(runtime!.manifest, /^config process\.role="runtime"$/m);
+    assert.match(keyService!.manifest, /^config process\.role="keyservice"$/m);
+    assert.notEqual(runtime!.measurement, keyService!.measurement);
   });
 
   test('runtimeCodeRoot() is the folder holding attestation/ (src or dist/src)', async () => {

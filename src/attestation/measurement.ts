@@ -106,14 +106,22 @@ export async function measureRuntime(options: {
   };
 }
 
+/** The semirt processes that attest themselves; the role enters the measurement. */
+export const PROCESS_ROLES = ['runtime', 'keyservice'] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
+
 /**
- * The configuration a runtime's measurement covers: how it attests and which evidence it accepts.
- * `semirt measure` and the runtime both call this with the same attestation settings.
+ * The configuration a process's measurement covers: its role, how it attests and which evidence it
+ * accepts. The role keeps a KeyService's measurement distinct from a runtime's built from the same
+ * code, so a grant for the runtime can never be satisfied by a KeyService and an access policy
+ * naming the KeyService never accepts a runtime. `semirt measure` and the processes both call this.
  */
 export function runtimeMeasuredConfig(
   attestation: Pick<AttestationConfig, 'mode' | 'attesterScheme' | 'verifierSchemes'>,
+  role: ProcessRole,
 ): MeasuredConfig {
   return {
+    'process.role': role,
     'attestation.mode': attestation.mode,
     'attestation.attester': attestation.attesterScheme,
     'attestation.accept': [...attestation.verifierSchemes].sort().join(','),

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash, webcrypto } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request, type RequestOptions } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { Agent as HttpsAgent, request, type RequestOptions } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, TLSSocket } from 'node:tls';
 import { Tag, decode, encode } from 'cbor-x';
 import { isSemirtError, type ErrorCode } from '../errors.js';
 import { SHARED_DATA } from '../../test/support/paths.js';
@@ -232,6 +232,99 @@ describe('mutually attested HTTPS on loopback', () => {
     } finally {
       agent.destroy();
       await server.close();
+    }
+  });
+});
+
+describe('AttestedAgent and AttestedHttpsServer connections', () => {
+  test('AttestedAgent never resumes a TLS session, where a plain agent does', async () => {
+    const server = new AttestedHttpsServer(
+      { credentials: keyServiceCreds, requireClientCert: false },
+      (req, res) => {
+        assert.ok(req.socket instanceof TLSSocket);
+        res.end(String(req.socket.isSessionReused()));
+      },
+    );
+    const { port } = await server.listen(0, HOST);
+    const plain = new HttpsAgent({ keepAlive: false, rejectUnauthorized: false });
+    const attested = new AttestedAgent({
+      verifiers: [authority.verifier()],
+      policy: policyFor(KEYSERVICE),
+      agent: { keepAlive: false },
+    });
+    try {
+      const reused = async (agent: HttpsAgent): Promise<string[]> => {
+        const answers: string[] = [];
+        for (let i = 0; i < 3; i++) answers.push((await get({ port, agent })).body);
+        return answers;
+      };
+      // The anchor shows that this server resumes sessions for a client that offers one.
+      assert.deepEqual(await reused(plain), ['false', 'true', 'true']);
+      assert.deepEqual(await reused(attested), ['false', 'false', 'false']);
+    } finally {
+      plain.destroy();
+      attested.destroy();
+      await server.close();
+    }
+  });
+
+  test('AttestedHttpsServer answers a refused client with answerRefused and never runs the handler', async () => {
+    let handled = 0;
+    const server = new AttestedHttpsServer(
+      {
+        credentials: keyServiceCreds,
+        requireClientCert: true,
+        clientCheck: { verifiers: [authority.verifier()], policy: policyFor(RUNTIME) },
+        answerRefused: (error) => ({
+          status: 403,
+          body: JSON.stringify({ refused: isSemirtError(error) ? error.code : 'unknown' }),
+        }),
+      },
+      (_req, res) => {
+        handled++;
+        res.end('secret');
+      },
+    );
+    const { port } = await server.listen(0, HOST);
+    const impostor = await createAttestedCredentials(
+      authority.attester({ measurement: '33'.repeat(32) }),
+    );
+    const agent = new AttestedAgent({
+      credentials: impostor,
+      verifiers: [authority.verifier()],
+      policy: policyFor(KEYSERVICE),
+    });
+    try {
+      const answer = await get({ port, agent });
+      assert.equal(answer.status, 403);
+      assert.deepEqual(JSON.parse(answer.body), { refused: 'POLICY_MEASUREMENT' });
+      assert.equal(handled, 0);
+    } finally {
+      agent.destroy();
+      await server.close();
+    }
+  });
+
+  test('AttestedAgent fails a connection whose handshake does not finish within handshakeTimeoutMs', async () => {
+    const held = new Set<Socket>();
+    const silent = createNetServer((socket) => {
+      held.add(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, HOST, resolve));
+    const agent = new AttestedAgent({
+      verifiers: [authority.verifier()],
+      policy: policyFor(KEYSERVICE),
+      handshakeTimeoutMs: 100,
+    });
+    try {
+      await assert.rejects(
+        get({ port: (silent.address() as AddressInfo).port, agent }),
+        (e: NodeJS.ErrnoException) => e.code === 'ETIMEDOUT',
+      );
+    } finally {
+      agent.destroy();
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 });

@@ -1,5 +1,10 @@
 import { createHash, timingSafeEqual, webcrypto, type X509Certificate } from 'node:crypto';
-import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  Server as HttpServer,
+  type IncomingMessage,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions, type RequestOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -211,23 +216,28 @@ export function getPeerEvidence(socket: Socket): VerifiedEvidence | undefined {
   return evidenceBySocket.get(socket);
 }
 
+/** Verifies the peer of an established TLS socket and records its evidence; leaves the socket open. */
+async function checkTlsPeer(socket: TLSSocket, check: PeerCheck): Promise<VerifiedEvidence> {
+  const cert = socket.getPeerX509Certificate();
+  if (!cert)
+    throw new SemirtError('RATLS_NO_PEER_CERT', 'Peer refused: it presented no certificate');
+  const evidence = await verifyAttestedPeer(
+    cert,
+    check.verifiers,
+    check.policy,
+    check.now?.() ?? new Date(),
+  );
+  evidenceBySocket.set(socket, evidence);
+  return evidence;
+}
+
 /** Verifies the peer of an established TLS socket and records its evidence; destroys the socket on failure. */
 export async function attestTlsPeer(
   socket: TLSSocket,
   check: PeerCheck,
 ): Promise<VerifiedEvidence> {
   try {
-    const cert = socket.getPeerX509Certificate();
-    if (!cert)
-      throw new SemirtError('RATLS_NO_PEER_CERT', 'Peer refused: it presented no certificate');
-    const evidence = await verifyAttestedPeer(
-      cert,
-      check.verifiers,
-      check.policy,
-      check.now?.() ?? new Date(),
-    );
-    evidenceBySocket.set(socket, evidence);
-    return evidence;
+    return await checkTlsPeer(socket, check);
   } catch (error) {
     socket.destroy();
     throw error;
@@ -258,6 +268,12 @@ export function attestedClientOptions(credentials?: AttestedCredentials): Connec
   };
 }
 
+/** An HTTP answer to a client whose attestation was refused. */
+export interface RefusalAnswer {
+  status: number;
+  body: string;
+}
+
 /** Options of an attested server: its credentials, whether clients must attest, and how. */
 export interface AttestedServerOptions {
   credentials: AttestedCredentials;
@@ -265,8 +281,20 @@ export interface AttestedServerOptions {
   requireClientCert: boolean;
   /** How client certificates are checked; required with requireClientCert. */
   clientCheck?: PeerCheck;
-  /** Called when a connection is refused (for logging); the socket is already destroyed. */
+  /** Called when a connection is refused (for logging). */
   onRefused?: (error: unknown) => void;
+  /**
+   * Answers a refused client's first request with this (then closes the connection), so that it
+   * learns why; the handler never sees it. Without it, a refused connection is destroyed at once.
+   */
+  answerRefused?: (error: unknown) => RefusalAnswer;
+  /** Connections accepted at once; more are closed on arrival. */
+  maxConnections?: number;
+  /** Limits of the HTTP layer (slow clients, idle kept-alive connections, header count). */
+  http?: Pick<
+    ServerOptions,
+    'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'maxHeaderSize'
+  > & { maxHeadersCount?: number };
 }
 
 /**
@@ -277,6 +305,8 @@ export interface AttestedServerOptions {
 export class AttestedHttpsServer {
   readonly #tls;
   readonly #http: HttpServer;
+  /** Serves refused connections only: answers each request with the refusal, never the handler. */
+  readonly #refusals: HttpServer | undefined;
   readonly #sockets = new Set<TLSSocket>();
 
   constructor(
@@ -290,10 +320,28 @@ export class AttestedHttpsServer {
         'Cannot create an attested server: requireClientCert needs clientCheck (verifiers and policy)',
       );
     }
-    this.#http = new HttpServer(handler);
+    const { maxHeadersCount, ...httpOptions } = options.http ?? {};
+    this.#http = new HttpServer(httpOptions, handler);
+    if (maxHeadersCount !== undefined) this.#http.maxHeadersCount = maxHeadersCount;
+    const answerRefused = options.answerRefused;
+    const refusedBySocket = new WeakMap<Socket, unknown>();
+    if (answerRefused !== undefined) {
+      this.#refusals = new HttpServer(httpOptions, (req, res) => {
+        const answer = answerRefused(refusedBySocket.get(req.socket));
+        req.resume();
+        res.writeHead(answer.status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(answer.body),
+          connection: 'close',
+        });
+        res.end(answer.body);
+      });
+      this.#refusals.maxHeadersCount = 64;
+    }
     this.#tls = createTlsServer(
       attestedServerOptions(options.credentials, { requireClientCert: options.requireClientCert }),
     );
+    if (options.maxConnections !== undefined) this.#tls.maxConnections = options.maxConnections;
     this.#tls.on('secureConnection', (socket: TLSSocket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
@@ -303,11 +351,19 @@ export class AttestedHttpsServer {
         this.#http.emit('connection', socket);
         return;
       }
-      attestTlsPeer(socket, check).then(
+      checkTlsPeer(socket, check).then(
         () => {
           this.#http.emit('connection', socket);
         },
-        (error: unknown) => options.onRefused?.(error),
+        (error: unknown) => {
+          options.onRefused?.(error);
+          if (this.#refusals === undefined) {
+            socket.destroy();
+            return;
+          }
+          refusedBySocket.set(socket, error);
+          this.#refusals.emit('connection', socket);
+        },
       );
     });
     // A failed handshake is the client's problem; keep serving others.
@@ -320,6 +376,10 @@ export class AttestedHttpsServer {
       this.#tls.once('error', reject);
       this.#tls.listen(port, host, () => {
         this.#tls.off('error', reject);
+        // The HTTP servers never listen themselves (the TLS listener hands them sockets), so their
+        // connection tracking, which enforces headersTimeout and requestTimeout, starts here.
+        this.#http.emit('listening');
+        this.#refusals?.emit('listening');
         resolve(this.#tls.address() as AddressInfo);
       });
     });
@@ -333,6 +393,7 @@ export class AttestedHttpsServer {
       });
       for (const socket of this.#sockets) socket.destroy();
       this.#http.close();
+      this.#refusals?.close();
     });
   }
 }
@@ -360,13 +421,28 @@ export function attestedConnect(
 /**
  * An HTTPS agent whose sockets are handed to requests only after the server attested; keep-alive
  * sockets are reused without re-checking. Requests see a refusal as an 'error' with its code.
+ * TLS sessions are never resumed: a resumed session carries no certificate to verify, and Node
+ * caches a session before the check of the connection that created it has finished.
  */
 export class AttestedAgent extends HttpsAgent {
   readonly #check: PeerCheck;
+  readonly #handshakeTimeoutMs: number | undefined;
 
-  constructor(options: { credentials?: AttestedCredentials; agent?: AgentOptions } & PeerCheck) {
-    super({ ...options.agent, ...attestedClientOptions(options.credentials) });
+  constructor(
+    options: {
+      credentials?: AttestedCredentials;
+      agent?: AgentOptions;
+      /** Fail a connection (code ETIMEDOUT) whose handshake and attestation take longer. */
+      handshakeTimeoutMs?: number;
+    } & PeerCheck,
+  ) {
+    super({
+      ...options.agent,
+      ...attestedClientOptions(options.credentials),
+      maxCachedSessions: 0,
+    });
     this.#check = options;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs;
   }
 
   /** Connects, then calls back only once the server's evidence verified (Node's async createConnection form). */
@@ -380,21 +456,42 @@ export class AttestedAgent extends HttpsAgent {
         'Cannot open an attested connection without a callback: the peer is checked asynchronously',
       );
     }
-    // Node's https agent passes TLS connection options (host, port, servername, key, cert…).
-    const socket = tlsConnect(connectOptions as ConnectionOptions);
-    const fail = (error: Error): void => {
+    // Node's https agent passes TLS connection options (host, port, servername, key, cert…); a
+    // session named by the caller is dropped so that every connection does a full handshake.
+    const fullHandshake: ConnectionOptions = { ...(connectOptions as ConnectionOptions) };
+    delete fullHandshake.session;
+    const socket = tlsConnect(fullHandshake);
+    let settled = false;
+    const settle = (error: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      socket.off('error', settle);
+      if (error !== null) socket.destroy();
       callback(error, socket);
     };
-    socket.once('error', fail);
+    // A request's own timeout only starts once it has a socket, so the handshake needs its own.
+    const deadline =
+      this.#handshakeTimeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            settle(
+              Object.assign(
+                new Error(
+                  `TLS handshake and attestation not done within ${this.#handshakeTimeoutMs} ms`,
+                ),
+                { code: 'ETIMEDOUT' },
+              ),
+            );
+          }, this.#handshakeTimeoutMs);
+    socket.once('error', settle);
     socket.once('secureConnect', () => {
       attestTlsPeer(socket, this.#check).then(
         () => {
-          socket.off('error', fail);
-          callback(null, socket);
+          settle(null);
         },
         (error: unknown) => {
-          socket.off('error', fail);
-          callback(error instanceof Error ? error : new Error(String(error)), socket);
+          settle(error instanceof Error ? error : new Error(String(error)));
         },
       );
     });

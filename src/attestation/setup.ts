@@ -31,12 +31,16 @@ export interface AttestationSetupOptions {
   policy: Policy;
 }
 
-/** What a process needs to speak attested TLS. */
-export interface AttestationContext {
+/** What a process needs to check attested peers. */
+export interface VerificationContext {
   mode: AttestationMode;
-  attester: Attester;
   verifiers: Verifier[];
   policy: Policy;
+}
+
+/** What a process needs to speak attested TLS. */
+export interface AttestationContext extends VerificationContext {
+  attester: Attester;
 }
 
 function refuse(detail: string): never {
@@ -51,9 +55,29 @@ function refuse(detail: string): never {
 export async function attestationSetup(
   options: AttestationSetupOptions,
 ): Promise<AttestationContext> {
+  const { attester, ...context } = await setUp(options, true);
+  return { ...context, attester: attester! };
+}
+
+/**
+ * Like attestationSetup, with the same refusals, for a process that checks peers but never
+ * attests itself (e.g. `semirt access`, which verifies the KeyService): no attester is built.
+ */
+export async function verificationSetup(
+  options: AttestationSetupOptions,
+): Promise<VerificationContext> {
+  const { mode, verifiers, policy } = await setUp(options, false);
+  return { mode, verifiers, policy };
+}
+
+async function setUp(
+  options: AttestationSetupOptions,
+  attests: boolean,
+): Promise<VerificationContext & { attester?: Attester }> {
   const production = options.mode === 'production';
   const usesSim =
-    options.attesterScheme === 'sim-dcap' || options.verifierSchemes.includes('sim-dcap');
+    (attests && options.attesterScheme === 'sim-dcap') ||
+    options.verifierSchemes.includes('sim-dcap');
   if (production) {
     if (usesSim)
       refuse(
@@ -77,12 +101,12 @@ export async function attestationSetup(
     authority = await SimDcapAuthority.load(options.simDir);
   }
 
-  let attester: Attester;
-  if (options.attesterScheme === 'sim-dcap') {
+  let attester: Attester | undefined;
+  if (attests && options.attesterScheme === 'sim-dcap') {
     if (options.simMeasurement === undefined)
       refuse('sim-dcap needs the measurement this process claims');
     attester = authority!.attester({ measurement: options.simMeasurement });
-  } else {
+  } else if (attests) {
     const gramine = new GramineAttester(
       options.gramineDeviceDir === undefined ? {} : { deviceDir: options.gramineDeviceDir },
     );
@@ -104,7 +128,12 @@ export async function attestationSetup(
       collateral: () => collateral,
     });
   });
-  return { mode: options.mode, attester, verifiers, policy: options.policy };
+  return {
+    mode: options.mode,
+    verifiers,
+    policy: options.policy,
+    ...(attester === undefined ? {} : { attester }),
+  };
 }
 
 async function readSetupFile(path: string, what: string): Promise<Buffer> {
@@ -137,6 +166,21 @@ export async function attestationSetupFromConfig(
   config: AttestationConfig,
   process: { policy: Policy; simMeasurement?: string },
 ): Promise<AttestationContext> {
+  return attestationSetup(await optionsFromConfig(config, process));
+}
+
+/** verificationSetup from configuration, for CLI commands that only check peers. */
+export async function verificationSetupFromConfig(
+  config: AttestationConfig,
+  policy: Policy,
+): Promise<VerificationContext> {
+  return verificationSetup(await optionsFromConfig(config, { policy }));
+}
+
+async function optionsFromConfig(
+  config: AttestationConfig,
+  process: { policy: Policy; simMeasurement?: string },
+): Promise<AttestationSetupOptions> {
   const options: AttestationSetupOptions = {
     mode: config.mode,
     attesterScheme: config.attesterScheme,
@@ -154,5 +198,5 @@ export async function attestationSetupFromConfig(
   if (config.tdxCollateralFile !== undefined)
     collateral.tdx = await readCollateralFile(config.tdxCollateralFile);
   options.collateral = collateral;
-  return attestationSetup(options);
+  return options;
 }

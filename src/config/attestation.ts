@@ -85,3 +85,36 @@ export function attestationConfig(
   if (gramineDir !== undefined) config.gramineDir = gramineDir;
   return config;
 }
+
+/** The TCB statuses of Intel's DCAP collateral a policy may accept (Revoked always fails). */
+export const TCB_STATUSES = [
+  'UpToDate',
+  'SWHardeningNeeded',
+  'ConfigurationNeeded',
+  'ConfigurationAndSWHardeningNeeded',
+  'OutOfDate',
+  'OutOfDateConfigurationNeeded',
+] as const;
+export type TcbStatus = (typeof TCB_STATUSES)[number];
+
+/** Reads the TCB statuses accepted in peers' evidence: a comma-separated list, UpToDate by default. */
+export function tcbStatusesSetting(
+  flagValue: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): readonly TcbStatus[] {
+  const picked = pick(flagValue, env, {
+    flag: '--accept-tcb-statuses',
+    env: 'SEMIRT_ACCEPT_TCB_STATUSES',
+  });
+  if (picked === undefined) return ['UpToDate'];
+  return picked.value.split(',').map((item) => {
+    const status = TCB_STATUSES.find((s) => s.toLowerCase() === item.trim().toLowerCase());
+    if (status === undefined) {
+      throw new SemirtError(
+        'INVALID_OPTION',
+        `Invalid ${picked.from} "${picked.value}": expected a comma-separated list of ${TCB_STATUSES.join(', ')}`,
+      );
+    }
+    return status;
+  });
+}

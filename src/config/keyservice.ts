@@ -1,4 +1,11 @@
 import { LOG_LEVELS, type LogLevel } from './runtime.js';
+import {
+  attestationConfig,
+  tcbStatusesSetting,
+  type AttestationConfig,
+  type AttestationFlags,
+  type TcbStatus,
+} from './attestation.js';
 import { choiceSetting, intSetting, pick } from './parse.js';
 import { SemirtError } from '../errors.js';
 
@@ -17,15 +24,14 @@ export interface KeyServiceConfig {
   readonly maxClientBodyBytes: number;
   readonly maxWorkerBodyBytes: number;
   readonly logLevel: LogLevel;
-  /** The KeyService's certificate and key (PEM files). */
-  readonly tlsCertFile: string;
-  readonly tlsKeyFile: string;
-  /** JSON file mapping worker certificate SHA-256 fingerprints to measurements (pinned mode). */
-  readonly workerPinsFile: string;
+  /** How the KeyService attests itself (RA-TLS on both listeners) and verifies runtimes. */
+  readonly attestation: AttestationConfig;
+  /** TCB statuses accepted in runtimes' evidence. */
+  readonly workerTcbStatuses: readonly TcbStatus[];
 }
 
 /** Flags of `semirt keyservice` as commander hands them over. */
-export interface KeyServiceFlags {
+export interface KeyServiceFlags extends AttestationFlags {
   readonly host?: string;
   readonly clientPort?: string;
   readonly workerPort?: string;
@@ -36,25 +42,7 @@ export interface KeyServiceFlags {
   readonly maxClientBodyKb?: string;
   readonly maxWorkerBodyKb?: string;
   readonly logLevel?: string;
-  readonly tlsCert?: string;
-  readonly tlsKey?: string;
-  readonly workerPins?: string;
-}
-
-function requiredPath(
-  flagValue: string | undefined,
-  env: NodeJS.ProcessEnv,
-  flag: string,
-  variable: string,
-): string {
-  const picked = pick(flagValue, env, { flag, env: variable });
-  if (picked === undefined) {
-    throw new SemirtError(
-      'INVALID_OPTION',
-      `Missing ${flag} (or ${variable}): a file path is required`,
-    );
-  }
-  return picked.value;
+  readonly acceptTcbStatuses?: string;
 }
 
 /** Reads KeyService options from flags, then environment variables, then defaults. */
@@ -120,13 +108,7 @@ export function keyServiceOptions(
       LOG_LEVELS,
       'info',
     ),
-    tlsCertFile: requiredPath(flags.tlsCert, env, '--tls-cert', 'SEMIRT_KEYSERVICE_TLS_CERT'),
-    tlsKeyFile: requiredPath(flags.tlsKey, env, '--tls-key', 'SEMIRT_KEYSERVICE_TLS_KEY'),
-    workerPinsFile: requiredPath(
-      flags.workerPins,
-      env,
-      '--worker-pins',
-      'SEMIRT_KEYSERVICE_WORKER_PINS',
-    ),
+    attestation: attestationConfig(flags, env),
+    workerTcbStatuses: tcbStatusesSetting(flags.acceptTcbStatuses, env),
   };
 }

@@ -1,4 +1,7 @@
+import type { ClientRequest } from 'node:http';
 import { request } from 'node:https';
+import { AttestedAgent, type AttestedCredentials } from '../attestation/ra-tls.js';
+import type { Policy, Verifier } from '../attestation/types.js';
 import { SemirtError, isSemirtError } from '../errors.js';
 import { decodeBase64 } from '../crypto/encoding.js';
 import { encryptEnvelope, gcmAlgorithm } from '../crypto/envelope.js';
@@ -11,7 +14,6 @@ import {
   type ClientReply,
   type UserRequest,
 } from './messages.js';
-import { AttestedAgent, type TlsCredentials, type VerifyPeer } from './peer.js';
 
 /** Where a KeyService listener is. */
 export interface Endpoint {
@@ -21,75 +23,140 @@ export interface Endpoint {
 
 const MAX_REPLY_BYTES = 64 * 1024;
 
+/** A failed post: the error, and whether it happened on a kept-alive connection reused for it. */
+class PostFailure extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly reusedSocket: boolean,
+  ) {
+    super('post failed', { cause: error });
+  }
+}
+
 /** Posts JSON through an agent and returns the status and parsed JSON reply. */
-async function postJson(
+function postOnce(
   endpoint: Endpoint,
   agent: AttestedAgent,
+  body: string,
+  timeoutMs: number,
+): Promise<{ status: number; json: unknown }> {
+  const where = `${endpoint.host}:${endpoint.port}`;
+  return new Promise((resolve, reject) => {
+    const req: ClientRequest = request(
+      {
+        host: endpoint.host,
+        port: endpoint.port,
+        method: 'POST',
+        path: '/',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_REPLY_BYTES) {
+            res.destroy(protocolError(`the reply from ${where} exceeds ${MAX_REPLY_BYTES} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', (error) => {
+          reject(new PostFailure(error, req.reusedSocket));
+        });
+        res.on('end', () => {
+          try {
+            resolve({
+              status: res.statusCode ?? 0,
+              json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown,
+            });
+          } catch {
+            reject(
+              protocolError(`the reply from ${where} (HTTP ${res.statusCode ?? 0}) is not JSON`),
+            );
+          }
+        });
+      },
+    );
+    req.on('error', (error) => {
+      reject(new PostFailure(error, req.reusedSocket));
+    });
+    req.end(body);
+  });
+}
+
+/** A connection reset or closed under a request (Node reports a hang-up as ECONNRESET too). */
+function isReset(failure: PostFailure): boolean {
+  const code = (failure.error as NodeJS.ErrnoException | null)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/**
+ * Posts JSON and returns the status and parsed reply. When `retry` is given and a kept-alive
+ * connection turns out to be reset (the KeyService restarted, or closed it while idle), the
+ * request is sent once more through `retry`, which opens a new connection.
+ */
+async function postJson(
+  endpoint: Endpoint,
+  agents: { main: AttestedAgent; retry?: AttestedAgent },
   body: unknown,
   timeoutMs: number,
 ): Promise<{ status: number; json: unknown }> {
   const text = JSON.stringify(body);
-  const where = `${endpoint.host}:${endpoint.port}`;
   try {
-    return await new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: endpoint.host,
-          port: endpoint.port,
-          method: 'POST',
-          path: '/',
-          agent,
-          headers: {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(text),
-          },
-          signal: AbortSignal.timeout(timeoutMs),
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > MAX_REPLY_BYTES) {
-              res.destroy(
-                protocolError(`the reply from ${where} exceeds ${MAX_REPLY_BYTES} bytes`),
-              );
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on('error', reject);
-          res.on('end', () => {
-            try {
-              resolve({
-                status: res.statusCode ?? 0,
-                json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown,
-              });
-            } catch {
-              reject(
-                protocolError(`the reply from ${where} (HTTP ${res.statusCode ?? 0}) is not JSON`),
-              );
-            }
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(text);
-    });
-  } catch (error) {
-    if (isSemirtError(error)) throw error;
-    const reason =
-      error instanceof Error && error.name === 'AbortError'
-        ? `no reply within ${timeoutMs} ms`
-        : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
-    throw new SemirtError(
-      'KEYSERVICE_UNAVAILABLE',
-      `Cannot reach the KeyService at ${where}: ${reason}`,
-      {
-        cause: error,
-      },
+    return await postOnce(endpoint, agents.main, text, timeoutMs);
+  } catch (first) {
+    if (
+      !(first instanceof PostFailure) ||
+      !first.reusedSocket ||
+      !isReset(first) ||
+      agents.retry === undefined
+    ) {
+      throw connectionError(endpoint, first, timeoutMs);
+    }
+    try {
+      return await postOnce(endpoint, agents.retry, text, timeoutMs);
+    } catch (second) {
+      const twice = second instanceof PostFailure && isReset(second);
+      throw connectionError(endpoint, second, timeoutMs, twice ? ' (reset twice)' : '');
+    }
+  }
+}
+
+/** Names why a post failed: the KeyService's attestation, or it being unreachable. */
+function connectionError(
+  endpoint: Endpoint,
+  failure: unknown,
+  timeoutMs: number,
+  suffix = '',
+): SemirtError {
+  const error = failure instanceof PostFailure ? failure.error : failure;
+  const where = `${endpoint.host}:${endpoint.port}`;
+  if (isSemirtError(error)) {
+    if (error.code.startsWith('KEYSERVICE_')) return error;
+    // Anything else the agent reports is the attestation check of the KeyService failing.
+    return new SemirtError(
+      'KEYSERVICE_PEER_REJECTED',
+      `Cannot trust the KeyService at ${where}: ${error.message} (${error.code})`,
+      { cause: error },
     );
   }
+  const timedOut =
+    error instanceof Error &&
+    (error.name === 'AbortError' || (error as NodeJS.ErrnoException).code === 'ETIMEDOUT');
+  const reason = timedOut
+    ? `no reply within ${timeoutMs} ms`
+    : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
+  return new SemirtError(
+    'KEYSERVICE_UNAVAILABLE',
+    `Cannot reach the KeyService at ${where}: ${reason}${suffix}`,
+    { cause: error },
+  );
 }
 
 function protocolError(message: string): SemirtError {
@@ -110,15 +177,18 @@ function refusal(status: number, message: string): SemirtError {
 /** Options of a KeyServiceClient. */
 export interface KeyServiceClientOptions {
   readonly endpoint: Endpoint;
-  /** Checks the KeyService's attested certificate before anything is sent. */
-  readonly verifyServer: VerifyPeer;
+  /** Check the KeyService's attested certificate before anything is sent. */
+  readonly verifiers: readonly Verifier[];
+  /** Names the KeyService's measurement (allowedMeasurements). */
+  readonly policy: Policy;
   readonly timeoutMs?: number;
 }
 
 /**
  * The owners' and users' client of the KeyService's client port: builds SeSeMI-format requests
  * (payload encrypted under the sender's id key, with a replay counter) and sends them over TLS
- * to a verified KeyService. Requests are sent one at a time, so counters arrive in order.
+ * to a KeyService whose attestation verified. Requests are sent one at a time, so counters
+ * arrive in order.
  */
 export class KeyServiceClient {
   readonly #endpoint: Endpoint;
@@ -131,9 +201,10 @@ export class KeyServiceClient {
     this.#endpoint = options.endpoint;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#agent = new AttestedAgent({
-      verifyServer: options.verifyServer,
-      keepAlive: true,
-      maxSockets: 1,
+      verifiers: options.verifiers,
+      policy: options.policy,
+      agent: { keepAlive: true, maxSockets: 1 },
+      handshakeTimeoutMs: this.#timeoutMs,
     });
   }
 
@@ -173,7 +244,13 @@ export class KeyServiceClient {
   }
 
   async #post(body: unknown): Promise<ClientReply> {
-    const { status, json } = await postJson(this.#endpoint, this.#agent, body, this.#timeoutMs);
+    // Client requests are not retried: a replayed counter would be refused anyway.
+    const { status, json } = await postJson(
+      this.#endpoint,
+      { main: this.#agent },
+      body,
+      this.#timeoutMs,
+    );
     const reply = json as Partial<ClientReply> | null;
     if (
       typeof reply !== 'object' ||
@@ -216,30 +293,44 @@ export interface ReleasedKeys {
 /** Options of a WorkerKeyClient. */
 export interface WorkerKeyClientOptions {
   readonly endpoint: Endpoint;
-  /** The runtime's own attested certificate, presented as the TLS client certificate. */
-  readonly credentials: TlsCredentials;
-  readonly verifyServer: VerifyPeer;
+  /** The runtime's own RA-TLS credentials, presented as the TLS client certificate. */
+  readonly credentials: AttestedCredentials;
+  /** Check the KeyService's attested certificate before a request is sent. */
+  readonly verifiers: readonly Verifier[];
+  /** Names the KeyService's measurement (allowedMeasurements). */
+  readonly policy: Policy;
   /** Keep connections open between requests (the default); off, each request attests anew. */
   readonly keepAlive?: boolean;
-  readonly maxSockets?: number;
   readonly timeoutMs?: number;
 }
 
-/** The runtime's client of the KeyService's worker port (mutually attested TLS). */
+/**
+ * The runtime's client of the KeyService's worker port (mutually attested TLS). Errors:
+ * KEYSERVICE_UNAVAILABLE (refused, timed out, or reset on a kept-alive connection and again on a
+ * new one), KEYSERVICE_DENIED (no grant for this runtime's measurement and the user, or its
+ * attestation refused), KEYSERVICE_PEER_REJECTED (the KeyService's attestation failed), and
+ * KEYSERVICE_PROTOCOL (a malformed reply).
+ */
 export class WorkerKeyClient {
   readonly #endpoint: Endpoint;
   readonly #agent: AttestedAgent;
+  /** Opens a new connection per request: the one retry after a kept-alive connection was reset. */
+  readonly #retryAgent: AttestedAgent;
   readonly #timeoutMs: number;
 
   constructor(options: WorkerKeyClientOptions) {
     this.#endpoint = options.endpoint;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
-    this.#agent = new AttestedAgent({
-      verifyServer: options.verifyServer,
-      credentials: options.credentials,
-      keepAlive: options.keepAlive ?? true,
-      ...(options.maxSockets === undefined ? {} : { maxSockets: options.maxSockets }),
-    });
+    const agent = (keepAlive: boolean): AttestedAgent =>
+      new AttestedAgent({
+        credentials: options.credentials,
+        verifiers: options.verifiers,
+        policy: options.policy,
+        agent: { keepAlive },
+        handshakeTimeoutMs: this.#timeoutMs,
+      });
+    this.#agent = agent(options.keepAlive ?? true);
+    this.#retryAgent = agent(false);
   }
 
   /** Fetches the request key and model key for (user, model); throws KEYSERVICE_DENIED when refused. */
@@ -248,7 +339,7 @@ export class WorkerKeyClient {
     const model = checkModelId(modelId);
     const { status, json } = await postJson(
       this.#endpoint,
-      this.#agent,
+      { main: this.#agent, retry: this.#retryAgent },
       { user_id: user, model_id: model },
       this.#timeoutMs,
     );
@@ -280,6 +371,7 @@ export class WorkerKeyClient {
   /** Closes kept-alive connections. */
   close(): void {
     this.#agent.destroy();
+    this.#retryAgent.destroy();
   }
 }
 

@@ -1,4 +1,5 @@
 import { SemirtError } from '../errors.js';
+import { isModelId, MODEL_ID_RULE } from '../model-id.js';
 import { decodeBase64 } from '../crypto/encoding.js';
 import { gcmAlgorithm } from '../crypto/envelope.js';
 
@@ -73,7 +74,6 @@ export interface WorkerRequest {
 const USER_ID = /^[0-9a-fA-F]{64}$/;
 const MEASUREMENT = /^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{96})$/;
 // Model ids name files in the model store: no separators, no leading dot.
-const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
 function badRequest(message: string): SemirtError {
   return new SemirtError('KEYSERVICE_BAD_REQUEST', message);
@@ -121,10 +121,8 @@ export function checkMeasurement(value: string, field: string): string {
 
 /** Validates a model id: 1 to 255 letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'. */
 export function checkModelId(value: string, field = 'model_id'): string {
-  if (!MODEL_ID.test(value)) {
-    throw badRequest(
-      `Invalid ${field} ${quote(value)}: expected 1 to 255 letters, digits, ".", "_" or "-" starting with a letter or digit`,
-    );
+  if (!isModelId(value)) {
+    throw badRequest(`Invalid ${field} ${quote(value)}: ${MODEL_ID_RULE}`);
   }
   return value;
 }

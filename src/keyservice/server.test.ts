@@ -5,7 +5,9 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createSimAttestation, type SimAttestation } from '../../test/support/keyservice.js';
 import { SHARED_DATA } from '../../test/support/paths.js';
+import type { AttestedCredentials, PeerCheck } from '../attestation/ra-tls.js';
 import { isSemirtError } from '../errors.js';
 import { encryptEnvelope } from '../crypto/envelope.js';
 import { userIdOf } from '../crypto/id-key.js';
@@ -18,11 +20,9 @@ import { REQUEST_TYPES } from './messages.js';
 import { startKeyServiceServer, type RunningKeyService } from './server.js';
 import { KeyService } from './service.js';
 import { KeyStore } from './store.js';
-import { pinnedVerifier } from './pins.js';
-import { createTestIdentity, type TestIdentity } from './testing.js';
 
-// The fingerprint tables below stand in for the attestation layer (verifyAttestedPeer) until
-// integration: each certificate is "attested" to the measurement the table lists for it.
+// Every party holds sim-dcap RA-TLS credentials: the KeyService and the runtimes verify each
+// other's quotes with the production verifier, and the access check uses the verified measurement.
 
 const EXAMPLES = join(SHARED_DATA, 'sesemi-examples');
 const SESEMI_KEY = Buffer.from('H4ZqO2W2ruqtVzRT0QOMAQ==', 'base64');
@@ -30,20 +30,24 @@ const SESEMI_USER = userIdOf(SESEMI_KEY);
 const SESEMI_MEASUREMENT = '89be6ad515c32baea88e319ffe23ead9a83760960dae33119162dedbd1ac232c';
 const MEASUREMENT_A = 'aa'.repeat(32);
 const MEASUREMENT_B = 'bb'.repeat(32);
+const KEYSERVICE_MEASUREMENT = 'ee'.repeat(32);
 
 const dir = mkdtempSync(join(tmpdir(), 'semirt-keyservice-'));
-let keyService: TestIdentity;
-let workerA: TestIdentity;
-let workerB: TestIdentity;
-let stranger: TestIdentity;
+let sim: SimAttestation;
+let keyService: AttestedCredentials;
+let workerA: AttestedCredentials;
+let workerB: AttestedCredentials;
+let stranger: AttestedCredentials;
+/** What runtimes and clients check the KeyService against. */
+let keyServiceCheck: PeerCheck;
 
 before(async () => {
-  [keyService, workerA, workerB, stranger] = await Promise.all([
-    createTestIdentity('keyservice'),
-    createTestIdentity('worker-a'),
-    createTestIdentity('worker-b'),
-    createTestIdentity('stranger'),
-  ]);
+  sim = await createSimAttestation(dir);
+  keyService = await sim.credentials(KEYSERVICE_MEASUREMENT);
+  workerA = await sim.credentials(MEASUREMENT_A);
+  workerB = await sim.credentials(MEASUREMENT_B);
+  stranger = await sim.credentials(SESEMI_MEASUREMENT);
+  keyServiceCheck = sim.check([KEYSERVICE_MEASUREMENT]);
 });
 after(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -55,7 +59,7 @@ interface Harness {
   readonly clientEndpoint: Endpoint;
   readonly workerEndpoint: Endpoint;
   client(): KeyServiceClient;
-  worker(identity: TestIdentity): WorkerKeyClient;
+  worker(identity: AttestedCredentials): WorkerKeyClient;
   close(): Promise<void>;
 }
 
@@ -72,19 +76,13 @@ async function startHarness(
     clientPort: 0,
     workerPort: 0,
     credentials: keyService,
-    verifyWorker: pinnedVerifier(
-      new Map([
-        [workerA.fingerprint, MEASUREMENT_A],
-        [workerB.fingerprint, MEASUREMENT_B],
-        [stranger.fingerprint, SESEMI_MEASUREMENT],
-      ]),
-    ),
+    // Any runtime that attests may connect; grants decide which measurements get keys.
+    workerCheck: sim.check(),
     maxClientBodyBytes: 64 * 1024,
     maxWorkerBodyBytes: 4096,
     maxConnections: 64,
     logger,
   });
-  const verifyServer = pinnedVerifier(new Map([[keyService.fingerprint, 'ks'.padEnd(64, '0')]]));
   const opened: { close(): void }[] = [];
   const clientEndpoint = { host: '127.0.0.1', port: running.clientPort };
   const workerEndpoint = { host: '127.0.0.1', port: running.workerPort };
@@ -94,7 +92,7 @@ async function startHarness(
     clientEndpoint,
     workerEndpoint,
     client() {
-      const c = new KeyServiceClient({ endpoint: clientEndpoint, verifyServer });
+      const c = new KeyServiceClient({ endpoint: clientEndpoint, ...keyServiceCheck });
       opened.push(c);
       return c;
     },
@@ -102,7 +100,7 @@ async function startHarness(
       const w = new WorkerKeyClient({
         endpoint: workerEndpoint,
         credentials: identity,
-        verifyServer,
+        ...keyServiceCheck,
       });
       opened.push(w);
       return w;
@@ -119,7 +117,7 @@ async function startHarness(
 function rawPost(
   endpoint: Endpoint,
   body: string | Buffer,
-  identity?: TestIdentity,
+  identity?: AttestedCredentials,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -206,7 +204,7 @@ describe('KeyService over HTTPS', () => {
     const worker = new WorkerKeyClient({
       endpoint: h.workerEndpoint,
       credentials: workerA,
-      verifyServer: pinnedVerifier(new Map([[keyService.fingerprint, MEASUREMENT_A]])),
+      ...keyServiceCheck,
       keepAlive: false,
     });
     try {
@@ -422,23 +420,28 @@ describe('KeyService over HTTPS', () => {
     assert.equal(await h.client().register(fresh), userIdOf(fresh));
   });
 
-  it('refuses a worker that presents no certificate or an unknown one, before reading its request', async () => {
+  it('refuses a worker without a certificate or whose quote chains to another root, naming the failed check', async () => {
     const noCert = await rawPost(
       h.workerEndpoint,
       JSON.stringify({ user_id: 'a'.repeat(64), model_id: 'm' }),
     );
     assert.equal(noCert.status, 403);
-    assert.match(noCert.json['msg'] as string, /no client certificate/);
-    const unknown = await createTestIdentity('unknown-worker');
-    const refused = await rawPost(h.workerEndpoint, '{', unknown);
+    assert.match(noCert.json['msg'] as string, /Cannot trust the worker: .*no certificate/);
+    const elsewhere = await createSimAttestation(join(dir, 'other-authority'));
+    const refused = await rawPost(
+      h.workerEndpoint,
+      '{',
+      await elsewhere.credentials(MEASUREMENT_A),
+    );
     assert.equal(refused.status, 403);
-    assert.match(refused.json['msg'] as string, /is not pinned/);
+    assert.match(refused.json['msg'] as string, /Cannot trust the worker: .*root/i);
   });
 
   it('sends nothing to a KeyService whose certificate fails verification', async () => {
     const client = new KeyServiceClient({
       endpoint: h.clientEndpoint,
-      verifyServer: pinnedVerifier(new Map([[stranger.fingerprint, MEASUREMENT_A]])),
+      // The KeyService's evidence names KEYSERVICE_MEASUREMENT, not this one.
+      ...sim.check([MEASUREMENT_A]),
     });
     const idKey = randomBytes(16);
     try {
@@ -481,7 +484,7 @@ describe('KeyService in SeSeMI compatibility mode', () => {
         file,
       );
     }
-    // `stranger` is attested (by the stand-in table) to SeSeMI's example measurement.
+    // `stranger`'s sim-dcap evidence carries SeSeMI's example measurement.
     const keys = await h.worker(stranger).fetchKeys(SESEMI_USER, `${SESEMI_USER}-mobilenet1.0`);
     assert.deepEqual(keys.modelKey, SESEMI_KEY);
     assert.deepEqual(keys.inputKey, SESEMI_KEY);

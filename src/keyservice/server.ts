@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import {
+  AttestedHttpsServer,
+  getPeerEvidence,
+  type AttestedCredentials,
+  type PeerCheck,
+} from '../attestation/ra-tls.js';
 import type { Logger } from '../log/logger.js';
 import { SemirtError, isSemirtError } from '../errors.js';
 import { checkMeasurement, quote } from './messages.js';
-import { peerRejected, type TlsCredentials, type VerifyPeer } from './peer.js';
 import type { KeyService } from './service.js';
 
 /** Validated options of the KeyService's two HTTPS listeners. */
@@ -15,10 +17,13 @@ export interface KeyServiceServerOptions {
   readonly clientPort: number;
   /** Attested runtimes (SeSeMI's 13571); 0 picks a free port. */
   readonly workerPort: number;
-  /** The KeyService's own (attested) certificate, presented on both listeners. */
-  readonly credentials: TlsCredentials;
-  /** Verifies a worker's certificate after the handshake; its measurement drives access checks. */
-  readonly verifyWorker: VerifyPeer;
+  /** The KeyService's own RA-TLS credentials, presented on both listeners. */
+  readonly credentials: AttestedCredentials;
+  /**
+   * How a worker's certificate is checked after the handshake; the measurement in its verified
+   * evidence drives the access check. The policy normally names no measurement: grants decide.
+   */
+  readonly workerCheck: PeerCheck;
   readonly maxClientBodyBytes: number;
   readonly maxWorkerBodyBytes: number;
   /** Connections accepted at once on each listener; more are closed on arrival. */
@@ -42,13 +47,15 @@ export async function startKeyServiceServer(
   options: KeyServiceServerOptions,
 ): Promise<RunningKeyService> {
   const { logger } = options;
-  const tls = {
-    key: options.credentials.key,
-    cert: options.credentials.cert,
-    minVersion: 'TLSv1.2' as const,
-    headersTimeout: 10_000,
-    requestTimeout: 30_000,
-    keepAliveTimeout: 60_000,
+  const common = {
+    credentials: options.credentials,
+    maxConnections: options.maxConnections,
+    http: {
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+      keepAliveTimeout: 60_000,
+      maxHeadersCount: 64,
+    },
   };
   const clientFailure: Failure = (message) => ({
     success: false,
@@ -56,7 +63,7 @@ export async function startKeyServiceServer(
   });
   const workerFailure: Failure = (message) => ({ success: false, msg: message });
 
-  const client = createServer(tls, (req, res) => {
+  const client = new AttestedHttpsServer({ ...common, requireClientCert: false }, (req, res) => {
     void (async () => {
       const json = await readJsonRequest(req, options.maxClientBodyBytes);
       const answer = service.handleClient(json);
@@ -66,16 +73,35 @@ export async function startKeyServiceServer(
     });
   });
 
-  // The worker port requires a client certificate, which cannot chain to a CA (it is an
-  // attested self-signed certificate): accept any at the handshake, then verify it by hand.
-  const worker = createServer(
-    { ...tls, requestCert: true, rejectUnauthorized: false },
+  // The worker listener hands a connection to this handler only once the worker's evidence
+  // verified; a refused worker gets a 403 naming the failed check, and nothing else.
+  const worker = new AttestedHttpsServer(
+    {
+      ...common,
+      requireClientCert: true,
+      clientCheck: options.workerCheck,
+      onRefused: (error) => {
+        logger.warn(
+          { code: isSemirtError(error) ? error.code : undefined, reason: (error as Error).message },
+          'worker connection rejected',
+        );
+      },
+      answerRefused: (error) => ({
+        status: 403,
+        body: JSON.stringify(workerFailure(`Cannot trust the worker: ${(error as Error).message}`)),
+      }),
+    },
     (req, res) => {
       void (async () => {
-        const verification = verified.get(req.socket);
-        if (verification === undefined)
-          throw peerRejected('the worker', new Error('no TLS session'));
-        const measurement = await verification;
+        const evidence = getPeerEvidence(req.socket);
+        if (evidence === undefined) {
+          // Unreachable by construction (the listener verifies first); fail closed regardless.
+          throw new SemirtError(
+            'KEYSERVICE_PEER_REJECTED',
+            'Cannot trust the worker: not attested',
+          );
+        }
+        const measurement = checkMeasurement(evidence.measurement, 'verified measurement');
         const json = await readJsonRequest(req, options.maxWorkerBodyBytes);
         const answer = service.handleWorker(json, measurement);
         sendJson(res, answer.status, answer.body);
@@ -84,54 +110,24 @@ export async function startKeyServiceServer(
       });
     },
   );
-  const verified = new WeakMap<Socket, Promise<string>>();
-  // Runs before any request on the connection is handled (the HTTP parser attaches in the same
-  // event), and every request handler awaits the result before reading the body.
-  worker.on('secureConnection', (socket: TLSSocket) => {
-    const verification = verifyPeerSocket(socket, options.verifyWorker);
-    verification.catch((error: unknown) => {
-      logger.warn(
-        { code: isSemirtError(error) ? error.code : undefined, reason: (error as Error).message },
-        'worker connection rejected',
-      );
-    });
-    verified.set(socket, verification);
-  });
 
-  for (const server of [client, worker]) {
-    server.maxConnections = options.maxConnections;
-    server.maxHeadersCount = 64;
-  }
+  let clientPort: number;
+  let workerPort: number;
   try {
-    await listen(client, options.host, options.clientPort);
-    await listen(worker, options.host, options.workerPort);
+    clientPort = (await client.listen(options.clientPort, options.host)).port;
+    workerPort = (await worker.listen(options.workerPort, options.host)).port;
   } catch (error) {
-    await Promise.all([closeServer(client), closeServer(worker)]);
+    await Promise.all([client.close(), worker.close()]);
     throw error;
   }
-  const clientPort = (client.address() as AddressInfo).port;
-  const workerPort = (worker.address() as AddressInfo).port;
   logger.info({ clientPort, workerPort }, 'KeyService listening');
   return {
     clientPort,
     workerPort,
     close: async () => {
-      await Promise.all([closeServer(client), closeServer(worker)]);
+      await Promise.all([client.close(), worker.close()]);
     },
   };
-}
-
-async function verifyPeerSocket(socket: TLSSocket, verify: VerifyPeer): Promise<string> {
-  const cert = socket.getPeerX509Certificate();
-  if (cert === undefined) {
-    throw peerRejected('the worker', new Error('it presented no client certificate'));
-  }
-  try {
-    const { measurement } = await verify(cert);
-    return checkMeasurement(measurement, 'verified measurement');
-  } catch (error) {
-    throw peerRejected('the worker', error);
-  }
 }
 
 /** Reads a JSON body of at most `limit` bytes. */
@@ -194,27 +190,4 @@ function failRequest(
   // A body left unread, or an unverified peer, makes the connection unusable: close it.
   const close = !req.complete || (known && error.code === 'KEYSERVICE_PEER_REJECTED');
   sendJson(res, status, failure(known ? error.message : 'internal error'), close);
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.removeListener('error', reject);
-      resolve();
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) {
-      resolve();
-      return;
-    }
-    server.close(() => {
-      resolve();
-    });
-    server.closeAllConnections();
-  });
 }

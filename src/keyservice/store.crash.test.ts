@@ -10,23 +10,26 @@ import { after, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { userIdOf } from '../crypto/id-key.js';
 import { Sealer } from '../crypto/seal.js';
+import { createSimAttestation } from '../../test/support/keyservice.js';
 import { KeyServiceClient } from './client.js';
 import { REQUEST_TYPES } from './messages.js';
 import { KeyStore } from './store.js';
-import { pinnedVerifier } from './pins.js';
-import { createTestIdentity } from './testing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'semirt-crash-'));
 after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-// The child is this folder's crash-child module: .ts when run from sources, .js when compiled.
+// The child is test support (never shipped): .ts when run from sources, .js when compiled.
 const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const childPath = fileURLToPath(new URL(`./crash-child${extension}`, import.meta.url));
+const childPath = fileURLToPath(
+  new URL(`../../test/support/keyservice-crash-child${extension}`, import.meta.url),
+);
+const KEYSERVICE = 'ee'.repeat(32);
 
 it('KeyStore loses no acknowledged write and keeps no half-written record when the KeyService is killed with SIGKILL mid-write', async () => {
-  const identity = await createTestIdentity('crash-keyservice');
+  const sim = await createSimAttestation(dir);
+  const identity = await sim.credentials(KEYSERVICE);
   const sealingKey = randomBytes(32);
   const dbPath = join(dir, 'crash.db');
   const configPath = join(dir, 'child.json');
@@ -35,6 +38,7 @@ it('KeyStore loses no acknowledged write and keeps no half-written record when t
     JSON.stringify({
       dbPath,
       sealingKey: sealingKey.toString('base64'),
+      simDir: sim.dir,
       key: identity.key,
       cert: identity.cert,
     }),
@@ -63,7 +67,7 @@ it('KeyStore loses no acknowledged write and keeps no half-written record when t
 
   const acknowledged = new Map<string, { idKey: Buffer; modelKey: Buffer }>();
   const attempted = new Map<string, { idKey: Buffer; modelKey: Buffer }>();
-  const verifyServer = pinnedVerifier(new Map([[identity.fingerprint, '00'.repeat(32)]]));
+  const keyServiceCheck = sim.check([KEYSERVICE]);
   const KILL_AFTER = 40;
   let killed = false;
   // Eight independent writers, each registering users and uploading their model keys, so that
@@ -71,7 +75,7 @@ it('KeyStore loses no acknowledged write and keeps no half-written record when t
   const writer = async (): Promise<void> => {
     const client = new KeyServiceClient({
       endpoint: { host: '127.0.0.1', port: clientPort },
-      verifyServer,
+      ...keyServiceCheck,
     });
     try {
       while (!killed) {

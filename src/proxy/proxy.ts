@@ -41,6 +41,8 @@ export interface Proxy {
   drain(): Promise<void>;
   /** Activations currently running. */
   readonly inFlight: number;
+  /** True once drain() was called: answers then close their connections. */
+  readonly draining: boolean;
 }
 
 type Status = 'uninitialized' | 'starting' | 'ready' | 'stopped';
@@ -242,6 +244,9 @@ export function createProxy(options: ProxyOptions): Proxy {
     },
     get inFlight() {
       return inFlight;
+    },
+    get draining() {
+      return draining;
     },
   };
 }

@@ -19,6 +19,8 @@ export interface Runtime {
 export interface RuntimeParts {
   readonly builtinAction?: Action;
   readonly output?: ProxyOutput;
+  /** Runs after the drain, before the server closes (e.g. stopping the worker pool). */
+  readonly afterDrain?: () => Promise<void>;
 }
 
 /** Starts the OpenWhisk action runtime on the configured host and port. */
@@ -56,6 +58,7 @@ export async function startRuntime(
           { inFlight: proxy.inFlight },
           'drain timeout: exiting with activations in flight',
         );
+      await parts.afterDrain?.();
       await server.close();
       return { drained };
     },

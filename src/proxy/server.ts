@@ -91,7 +91,8 @@ function handleRequest(
         body: Buffer.concat(chunks, size),
       })
       .then((response) => {
-        send(res, response);
+        // While draining, clients must not reuse the connection: the server closes soon.
+        send(res, proxy.draining ? { ...response, close: true } : response);
       })
       .catch((err: unknown) => {
         logger.error({ err }, 'request failed');

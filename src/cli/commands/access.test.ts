@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createSimAttestation, type SimAttestation } from '../../../test/support/keyservice.js';
 import { SHARED_DATA } from '../../../test/support/paths.js';
 import { isSemirtError } from '../../errors.js';
 import { decryptEnvelope } from '../../crypto/envelope.js';
@@ -12,41 +13,71 @@ import { readKeyFile } from '../../crypto/key-file.js';
 import { Sealer } from '../../crypto/seal.js';
 import { silentLogger } from '../../log/logger.js';
 import { WorkerKeyClient } from '../../keyservice/client.js';
-import { pinnedVerifier } from '../../keyservice/pins.js';
 import { startKeyServiceServer, type RunningKeyService } from '../../keyservice/server.js';
 import { KeyService } from '../../keyservice/service.js';
 import { KeyStore } from '../../keyservice/store.js';
-import { createTestIdentity, type TestIdentity } from '../../keyservice/testing.js';
 import { buildProgram } from '../program.js';
 
-// Pinned certificate fingerprints stand in for the attestation layer until integration.
+// The KeyService and the worker hold sim-dcap RA-TLS credentials; `semirt access` verifies the
+// KeyService's evidence in simulation mode against the measurement given on its command line.
 
 const dir = mkdtempSync(join(tmpdir(), 'semirt-cli-tooling-'));
 const at = (name: string): string => join(dir, name);
 const MEASUREMENT = 'ab'.repeat(32);
+const KEYSERVICE_MEASUREMENT = 'cd'.repeat(32);
 
 async function semirt(...args: string[]): Promise<void> {
   await buildProgram().parseAsync(args, { from: 'user' });
 }
 
-let keyServiceId: TestIdentity;
-let workerId: TestIdentity;
+/** How `semirt access` reaches and verifies the test KeyService (sim-dcap, simulation mode). */
+function connectionFlags(keyServiceMeasurement: string, mode = 'simulation'): string[] {
+  return [
+    '--keyservice',
+    `127.0.0.1:${running.clientPort}`,
+    '--keyservice-measurement',
+    keyServiceMeasurement,
+    '--attestation-mode',
+    mode,
+    '--accept-schemes',
+    'sim-dcap',
+    '--sim-dcap-dir',
+    sim.dir,
+  ];
+}
+
+/** Runs a command that must fail; returns what it printed on stderr. */
+async function semirtFails(...args: string[]): Promise<string> {
+  const write = process.stderr.write.bind(process.stderr);
+  let printed = '';
+  process.stderr.write = (chunk: string) => {
+    printed += chunk;
+    return true;
+  };
+  try {
+    await semirt(...args);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.equal(process.exitCode, 1, printed);
+  process.exitCode = 0;
+  return printed;
+}
+
+let sim: SimAttestation;
 let store: KeyStore;
 let running: RunningKeyService;
 
 before(async () => {
-  [keyServiceId, workerId] = await Promise.all([
-    createTestIdentity('keyservice'),
-    createTestIdentity('worker'),
-  ]);
+  sim = await createSimAttestation(dir);
   store = KeyStore.open(at('ks.db'), new Sealer(randomBytes(32)));
   const logger = silentLogger();
   running = await startKeyServiceServer(new KeyService(store, { sesemiCompat: false, logger }), {
     host: '127.0.0.1',
     clientPort: 0,
     workerPort: 0,
-    credentials: keyServiceId,
-    verifyWorker: pinnedVerifier(new Map([[workerId.fingerprint, MEASUREMENT]])),
+    credentials: await sim.credentials(KEYSERVICE_MEASUREMENT),
+    workerCheck: sim.check(),
     maxClientBodyBytes: 65536,
     maxWorkerBodyBytes: 4096,
     maxConnections: 16,
@@ -172,12 +203,7 @@ describe('semirt model encrypt + semirt access, against a live KeyService', () =
     const modelKey = await readKeyFile(at('model.key'), 'key');
     assert.deepEqual(decryptEnvelope(modelKey, readFileSync(join(at('store'), modelId))), model);
 
-    const connection = [
-      '--keyservice',
-      `127.0.0.1:${running.clientPort}`,
-      '--keyservice-pin',
-      keyServiceId.fingerprint,
-    ];
+    const connection = connectionFlags(KEYSERVICE_MEASUREMENT);
     await semirt('access', 'register', '--id-key', at('owner.key'), ...connection);
     await semirt('access', 'register', '--id-key', at('user.key'), ...connection);
     await semirt(
@@ -221,8 +247,8 @@ describe('semirt model encrypt + semirt access, against a live KeyService', () =
 
     const worker = new WorkerKeyClient({
       endpoint: { host: '127.0.0.1', port: running.workerPort },
-      credentials: workerId,
-      verifyServer: pinnedVerifier(new Map([[keyServiceId.fingerprint, MEASUREMENT]])),
+      credentials: await sim.credentials(MEASUREMENT),
+      ...sim.check([KEYSERVICE_MEASUREMENT]),
     });
     try {
       const keys = await worker.fetchKeys(userId, modelId);
@@ -253,15 +279,37 @@ describe('semirt model encrypt + semirt access, against a live KeyService', () =
     await semirt(
       'access',
       'send',
-      '--keyservice',
-      `127.0.0.1:${running.clientPort}`,
-      '--keyservice-pin',
-      keyServiceId.fingerprint,
+      ...connectionFlags(KEYSERVICE_MEASUREMENT),
       join(SHARED_DATA, 'sesemi-examples', 'register_req.json'),
     );
     assert.notEqual(
       store.getUser(userIdOf(Buffer.from('H4ZqO2W2ruqtVzRT0QOMAQ==', 'base64'))),
       undefined,
     );
+  });
+
+  it('access refuses, before sending anything, a KeyService whose attestation names another measurement', async () => {
+    await semirt('key', 'create', '--out', at('wary.key'));
+    const idKey = await readKeyFile(at('wary.key'), 'key');
+    const printed = await semirtFails(
+      'access',
+      'register',
+      '--id-key',
+      at('wary.key'),
+      ...connectionFlags(MEASUREMENT),
+    );
+    assert.match(printed, /Cannot trust the KeyService .*POLICY_MEASUREMENT/);
+    assert.equal(store.getUser(userIdOf(idKey)), undefined);
+  });
+
+  it('access in production mode (the default) refuses to accept sim-dcap evidence at start-up', async () => {
+    const printed = await semirtFails(
+      'access',
+      'register',
+      '--id-key',
+      at('wary.key'),
+      ...connectionFlags(KEYSERVICE_MEASUREMENT, 'production'),
+    );
+    assert.match(printed, /production mode refuses sim-dcap/);
   });
 });

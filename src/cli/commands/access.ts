@@ -1,5 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { verificationSetupFromConfig } from '../../attestation/setup.js';
+import { attestationConfig, type AttestationFlags } from '../../config/attestation.js';
+import { tcbStatusesSetting } from '../../config/attestation.js';
 import { SemirtError } from '../../errors.js';
 import { userIdOf } from '../../crypto/id-key.js';
 import { readKeyFile } from '../../crypto/key-file.js';
@@ -11,12 +14,13 @@ import {
   checkUserId,
   type UserRequest,
 } from '../../keyservice/messages.js';
-import { pinnedVerifier } from '../../keyservice/pins.js';
 import { toolAction } from '../tooling.js';
+import { attestationOptions } from '../attestation-options.js';
 
-interface ConnectionFlags {
+interface ConnectionFlags extends AttestationFlags {
   readonly keyservice: string;
-  readonly keyservicePin?: string;
+  readonly keyserviceMeasurement?: string;
+  readonly acceptTcbStatuses?: string;
   readonly timeout: string;
 }
 
@@ -40,17 +44,14 @@ function parseEndpoint(value: string): Endpoint {
 }
 
 /**
- * Connects to the KeyService, checking its certificate against the pinned fingerprint. This is
- * the seam where attestation plugs in: verifyAttestedPeer with a policy naming the KeyService's
- * measurement replaces the pin.
+ * A client of the KeyService that verifies its attestation before sending anything: evidence
+ * checked with the verifiers of the attestation flags (production refuses sim-dcap), and a
+ * policy naming the KeyService's measurement.
  */
-function connect(flags: ConnectionFlags): KeyServiceClient {
-  if (flags.keyservicePin === undefined) {
-    throw new SemirtError(
-      'INVALID_OPTION',
-      'Missing --keyservice-pin: the SHA-256 fingerprint of the KeyService certificate to trust',
-    );
-  }
+async function connect(flags: ConnectionFlags): Promise<KeyServiceClient> {
+  const measurement = required(flags.keyserviceMeasurement, '--keyservice-measurement', (v) =>
+    checkMeasurement(v, '--keyservice-measurement'),
+  );
   const timeoutMs = Number(flags.timeout);
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
     throw new SemirtError(
@@ -58,11 +59,13 @@ function connect(flags: ConnectionFlags): KeyServiceClient {
       `Invalid --timeout "${flags.timeout}": expected milliseconds`,
     );
   }
-  return new KeyServiceClient({
-    endpoint: parseEndpoint(flags.keyservice),
-    verifyServer: pinnedVerifier(new Map([[flags.keyservicePin, '00'.repeat(32)]])),
-    timeoutMs,
+  const endpoint = parseEndpoint(flags.keyservice);
+  const { verifiers, policy } = await verificationSetupFromConfig(attestationConfig(flags), {
+    allowedMeasurements: [measurement],
+    acceptedTcbStatuses: tcbStatusesSetting(flags.acceptTcbStatuses),
+    allowDebug: false,
   });
+  return new KeyServiceClient({ endpoint, verifiers, policy, timeoutMs });
 }
 
 /** Reads a required flag, turning a validation error into an option error that names it. */
@@ -157,13 +160,14 @@ function accessRequest(
 }
 
 function connectionOptions(command: Command): Command {
-  return command
+  command
     .option('--keyservice <host:port>', 'the KeyService client port', '127.0.0.1:13570')
     .option(
-      '--keyservice-pin <sha256>',
-      'SHA-256 fingerprint of the KeyService certificate to trust',
+      '--keyservice-measurement <hex>',
+      "the KeyService's measurement (MRENCLAVE; in simulation `semirt measure --role keyservice`): its attestation must name it",
     )
     .option('--timeout <ms>', 'give up after this many milliseconds', '10000');
+  return attestationOptions(command, false);
 }
 
 /** `semirt access`: the owners' and users' KeyService requests. */
@@ -180,7 +184,7 @@ export function registerAccess(program: Command): void {
     .action(
       toolAction(async (flags: RequestFlags) => {
         const idKey = await readKeyFile(flags.idKey, 'id key');
-        const client = connect(flags);
+        const client = await connect(flags);
         try {
           process.stdout.write(`registered user ${await client.register(idKey)}\n`);
         } finally {
@@ -205,7 +209,7 @@ export function registerAccess(program: Command): void {
           );
           return;
         }
-        const client = connect(flags);
+        const client = await connect(flags);
         try {
           await client.send(idKey, request);
           process.stdout.write(`${name}: success (user ${userIdOf(idKey)})\n`);
@@ -221,7 +225,7 @@ export function registerAccess(program: Command): void {
     .argument('<files...>', 'request JSON files, sent in order')
     .action(
       toolAction(async (files: string[], flags: ConnectionFlags) => {
-        const client = connect(flags);
+        const client = await connect(flags);
         try {
           for (const file of files) {
             let body: unknown;

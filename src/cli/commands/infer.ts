@@ -31,7 +31,7 @@ export function registerInfer(program: Command): void {
   program
     .command('infer')
     .description('Run one local plaintext inference and print the model signature and timings')
-    .requiredOption('--model <file>', 'the model file (.tflite)')
+    .requiredOption('--model <file>', 'the model file (.tflite or .onnx)')
     .option(
       '--input <file>',
       'raw little-endian bytes of one input, in input order (repeat for each input)',

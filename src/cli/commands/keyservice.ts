@@ -1,50 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { attestationOptions } from '../attestation-options.js';
+import { processAttestation } from '../../attestation/process-attestation.js';
 import type { Command } from 'commander';
-import {
-  keyServiceOptions,
-  type KeyServiceConfig,
-  type KeyServiceFlags,
-} from '../../config/keyservice.js';
-import { SemirtError } from '../../errors.js';
+import { createAttestedCredentials } from '../../attestation/ra-tls.js';
+import { keyServiceOptions, type KeyServiceFlags } from '../../config/keyservice.js';
 import { Sealer, readSealingKeyFile } from '../../crypto/seal.js';
 import { createLogger } from '../../log/logger.js';
-import type { TlsCredentials, VerifyPeer } from '../../keyservice/peer.js';
-import { pinnedVerifier, readPinsFile } from '../../keyservice/pins.js';
 import { startKeyServiceServer } from '../../keyservice/server.js';
 import { KeyService } from '../../keyservice/service.js';
 import { KeyStore } from '../../keyservice/store.js';
 import { exitOnSignals } from '../signals.js';
-
-function readPem(path: string, flag: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new SemirtError('INVALID_OPTION', `Cannot read ${flag} "${path}": ${code}`, { cause });
-  }
-}
-
-/**
- * The KeyService's identity and its check of workers. Today: a certificate from files and pinned
- * worker certificates. Attestation integration replaces exactly this function:
- * createAttestedCredentials(attester) and verifyAttestedPeer(cert, verifiers, policy).
- */
-function identity(config: KeyServiceConfig): {
-  credentials: TlsCredentials;
-  verifyWorker: VerifyPeer;
-} {
-  return {
-    credentials: {
-      cert: readPem(config.tlsCertFile, '--tls-cert'),
-      key: readPem(config.tlsKeyFile, '--tls-key'),
-    },
-    verifyWorker: pinnedVerifier(readPinsFile(config.workerPinsFile)),
-  };
-}
+import { toolAction } from '../tooling.js';
 
 /** `semirt keyservice`: the KeyService (client port 13570, worker port 13571). */
 export function registerKeyService(program: Command): void {
-  program
+  const command = program
     .command('keyservice')
     .description('Start the KeyService: releases model and request keys only to granted runtimes')
     .option('--host <host>', 'interface to listen on (env SEMIRT_KEYSERVICE_HOST; default all)')
@@ -54,18 +23,12 @@ export function registerKeyService(program: Command): void {
     )
     .option(
       '--worker-port <port>',
-      "runtimes' port, mutual TLS (env SEMIRT_KEYSERVICE_WORKER_PORT; default 13571)",
+      "runtimes' port, mutually attested TLS (env SEMIRT_KEYSERVICE_WORKER_PORT; default 13571)",
     )
     .option('--db <file>', 'SQLite database (env SEMIRT_KEYSERVICE_DB; default keyservice.db)')
     .option(
       '--sealing-key-file <file>',
       'sealing key, created if missing; keep it off the database volume (env SEMIRT_KEYSERVICE_SEALING_KEY_FILE; default <db>.sealing-key)',
-    )
-    .option('--tls-cert <file>', 'the KeyService certificate, PEM (env SEMIRT_KEYSERVICE_TLS_CERT)')
-    .option('--tls-key <file>', 'its private key, PEM (env SEMIRT_KEYSERVICE_TLS_KEY)')
-    .option(
-      '--worker-pins <file>',
-      'JSON {"<cert sha256>": "<measurement>"} of accepted runtime certificates (env SEMIRT_KEYSERVICE_WORKER_PINS)',
     )
     .option(
       '--sesemi-compat',
@@ -86,18 +49,37 @@ export function registerKeyService(program: Command): void {
     .option(
       '--log-level <level>',
       'fatal|error|warn|info|debug|trace|silent (env SEMIRT_LOG_LEVEL; default info)',
-    )
-    .action(async (flags: KeyServiceFlags) => {
+    );
+  attestationOptions(command, true).action(
+    toolAction(async (flags: KeyServiceFlags) => {
       const config = keyServiceOptions(flags);
       const logger = createLogger(config.logLevel, 'semirt-keyservice');
-      const { credentials, verifyWorker } = identity(config);
+      // No measurement is listed for runtimes: any attested runtime may ask, and the owners'
+      // grants decide which verified measurements get keys.
+      const attestation = await processAttestation(config.attestation, 'keyservice', {
+        acceptedTcbStatuses: config.workerTcbStatuses,
+        allowDebug: false,
+      });
+      const measurement = attestation.simMeasurement;
+      const credentials = await createAttestedCredentials(attestation.attester);
+      logger.info(
+        { mode: attestation.mode, attester: attestation.attester.scheme, measurement },
+        'KeyService attested',
+      );
+      if (attestation.mode === 'simulation')
+        logger.warn('simulation mode: sim-dcap evidence proves nothing about hardware');
       const store = KeyStore.open(
         config.dbPath,
         new Sealer(readSealingKeyFile(config.sealingKeyFile, true)),
       );
       const running = await startKeyServiceServer(
         new KeyService(store, { sesemiCompat: config.sesemiCompat, logger }),
-        { ...config, credentials, verifyWorker, logger },
+        {
+          ...config,
+          credentials,
+          workerCheck: { verifiers: attestation.verifiers, policy: attestation.policy },
+          logger,
+        },
       );
       if (config.sesemiCompat)
         logger.warn('SeSeMI compatibility mode: counter-less requests can be replayed');
@@ -106,5 +88,6 @@ export function registerKeyService(program: Command): void {
         store.close();
         return { drained: true };
       });
-    });
+    }),
+  );
 }

@@ -1,15 +1,18 @@
 import type { Command } from 'commander';
 import {
+  PROCESS_ROLES,
   measureRuntime,
   runtimeCodeRoot,
   runtimeMeasuredConfig,
 } from '../../attestation/measurement.js';
 import { attestationConfig, type AttestationFlags } from '../../config/attestation.js';
+import { choiceSetting } from '../../config/parse.js';
 
-/** Flags of `semirt measure`: the runtime's attestation flags, plus where its code is. */
+/** Flags of `semirt measure`: the process's attestation flags, its role, and where its code is. */
 export interface MeasureFlags extends AttestationFlags {
   code?: string;
   manifest?: boolean;
+  role?: string;
 }
 
 /** `semirt measure`: the runtime measurement a model owner puts in the access list. */
@@ -17,10 +20,11 @@ export function registerMeasure(program: Command): void {
   program
     .command('measure')
     .description(
-      'Print the simulated runtime measurement (SHA-256 of its code manifest and security config)',
+      'Print the simulated measurement of a runtime or KeyService (SHA-256 of its code manifest and security config)',
     )
     .option('--code <folder>', "the runtime's code tree (default: this installation's)")
     .option('--manifest', 'print the canonical manifest that is hashed, then the measurement')
+    .option('--role <role>', 'runtime|keyservice: the process to measure (default runtime)')
     .option(
       '--attestation-mode <mode>',
       'production|simulation, as the runtime runs (env SEMIRT_ATTESTATION_MODE; default production)',
@@ -33,7 +37,10 @@ export function registerMeasure(program: Command): void {
     .action(async (flags: MeasureFlags) => {
       const result = await measureRuntime({
         codeRoot: flags.code ?? runtimeCodeRoot(),
-        config: runtimeMeasuredConfig(attestationConfig(flags)),
+        config: runtimeMeasuredConfig(
+          attestationConfig(flags),
+          choiceSetting(flags.role, {}, { flag: '--role' }, PROCESS_ROLES, 'runtime'),
+        ),
       });
       if (flags.manifest === true) process.stdout.write(result.manifest);
       process.stdout.write(`${result.measurement}\n`);

@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled `semirt` entry point, to start semirt processes as in deployment. */
+export const SEMIRT_CLI = fileURLToPath(new URL('./main.js', import.meta.url));
+
+/** A semirt child process whose output goes to a log file. */
+export interface SemirtProcess {
+  readonly child: ChildProcess;
+  /** The capture groups of the `ready` pattern, e.g. the ports it listens on. */
+  readonly ready: readonly string[];
+  /** SIGTERM, then resolves with the exit code once it is gone. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Starts `semirt <args>` with its stdout and stderr appended to `logPath` (a file, like Docker's
+ * log driver: a pipe read by a busy parent would slow the child) and waits until the log matches
+ * `ready`. Refuses to wait past `timeoutMs`.
+ */
+export async function startSemirt(
+  args: readonly string[],
+  options: { logPath: string; ready: RegExp; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<SemirtProcess> {
+  const log = openSync(options.logPath, 'w');
+  const child = spawn(process.execPath, [SEMIRT_CLI, ...args], {
+    env: options.env ?? process.env,
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    const [code] = (await exited) as [number | null];
+    return code;
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(
+        `semirt ${args[0] ?? ''} exited with code ${child.exitCode}: ${tail(options.logPath)}`,
+      );
+    }
+    const match = options.ready.exec(readFileSync(options.logPath, 'utf8'));
+    if (match !== null) return { child, ready: match.slice(1), stop };
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  await stop('SIGKILL');
+  throw new Error(`semirt ${args[0] ?? ''} did not start in time: ${tail(options.logPath)}`);
+}
+
+function tail(path: string): string {
+  return readFileSync(path, 'utf8').split('\n').slice(-5).join('\n');
+}

@@ -1,0 +1,314 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  measureRuntime,
+  runtimeCodeRoot,
+  runtimeMeasuredConfig,
+  type ProcessRole,
+} from '../attestation/measurement.js';
+import { verificationSetupFromConfig } from '../attestation/setup.js';
+import { SimDcapAuthority } from '../attestation/sim-dcap.js';
+import { attestationConfig, type AttestationConfig } from '../config/attestation.js';
+import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
+import { encryptFile } from '../crypto/file-envelope.js';
+import { createAesKey, userIdOf } from '../crypto/id-key.js';
+import { KeyServiceClient } from '../keyservice/client.js';
+import { REQUEST_TYPES } from '../keyservice/messages.js';
+import { startSemirt, type SemirtProcess } from './child-process.js';
+
+/** A party of the protocol: its id key and the user id derived from it. */
+export interface Party {
+  readonly idKey: Buffer;
+  readonly userId: string;
+}
+
+export interface LocalStackOptions {
+  /** Working folder: sim-dcap authority, KeyService database, model store, logs. */
+  readonly dir: string;
+  /** Runtime port on 127.0.0.1 (0: any free port). */
+  readonly runtimePort: number;
+  readonly workers?: number;
+}
+
+/** What one inference through the stack answered. */
+export interface StackAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  /** The decrypted output tensor bytes, when the inference succeeded. */
+  readonly output?: Buffer;
+}
+
+const SIMULATION_FLAGS = (simDir: string): string[] => [
+  '--attestation-mode',
+  'simulation',
+  '--sim-dcap-dir',
+  simDir,
+];
+
+/**
+ * The whole system on one machine, on embedded defaults: a sim-dcap authority, a KeyService
+ * process (SQLite file), a runtime process serving the inference action from a local model
+ * store, and client helpers doing what owners and users do. Simulation mode: the attestation is
+ * real DCAP-format evidence from a local test authority, and proves nothing about hardware.
+ */
+export class LocalStack {
+  readonly runtimeUrl: string;
+  readonly keyServiceHost = '127.0.0.1';
+  readonly measurements: { readonly runtime: string; readonly keyservice: string };
+  readonly #dir: string;
+  readonly #simDir: string;
+  readonly #options: LocalStackOptions;
+  readonly #client: KeyServiceClient;
+  #keyService: SemirtProcess;
+  #keyServicePorts: { client: number; worker: number };
+  readonly #runtime: SemirtProcess;
+
+  private constructor(
+    options: LocalStackOptions,
+    parts: {
+      simDir: string;
+      measurements: { runtime: string; keyservice: string };
+      keyService: SemirtProcess;
+      runtime: SemirtProcess;
+      client: KeyServiceClient;
+    },
+  ) {
+    this.#options = options;
+    this.#dir = options.dir;
+    this.#simDir = parts.simDir;
+    this.measurements = parts.measurements;
+    this.#keyService = parts.keyService;
+    this.#keyServicePorts = {
+      client: Number(parts.keyService.ready[0]),
+      worker: Number(parts.keyService.ready[1]),
+    };
+    this.#runtime = parts.runtime;
+    this.runtimeUrl = `http://127.0.0.1:${parts.runtime.ready[0] ?? ''}`;
+    this.#client = parts.client;
+  }
+
+  /** Starts the KeyService and the runtime, and initializes the runtime (a --docker action: no code). */
+  static async start(options: LocalStackOptions): Promise<LocalStack> {
+    const simDir = join(options.dir, 'sim-dcap');
+    await mkdir(join(options.dir, 'store'), { recursive: true });
+    await SimDcapAuthority.ensure(simDir);
+    const config = attestationConfig({ attestationMode: 'simulation', simDcapDir: simDir }, {});
+    const measurements = {
+      runtime: await measurementOf(config, 'runtime'),
+      keyservice: await measurementOf(config, 'keyservice'),
+    };
+    const keyService = await startKeyService(options.dir, simDir, 0, 0);
+    let runtime: SemirtProcess | undefined;
+    try {
+      runtime = await startSemirt(
+        [
+          'runtime',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(options.runtimePort),
+          '--store',
+          join(options.dir, 'store'),
+          '--keyservice-measurement',
+          measurements.keyservice,
+          '--log-level',
+          'info',
+          ...(options.workers === undefined ? [] : ['--workers', String(options.workers)]),
+          ...SIMULATION_FLAGS(simDir),
+        ],
+        {
+          logPath: join(options.dir, 'runtime.log'),
+          ready: /"port":(\d+)[^\n]*"msg":"runtime listening"/,
+          env: { ...process.env, __OW_ALLOW_CONCURRENT: 'true' },
+        },
+      );
+      const verification = await verificationSetupFromConfig(config, {
+        acceptedTcbStatuses: ['UpToDate'],
+        allowDebug: false,
+        allowedMeasurements: [measurements.keyservice],
+      });
+      const client = new KeyServiceClient({
+        endpoint: { host: '127.0.0.1', port: Number(keyService.ready[0]) },
+        verifiers: verification.verifiers,
+        policy: verification.policy,
+      });
+      const stack = new LocalStack(options, { simDir, measurements, keyService, runtime, client });
+      const init = await stack.#post('/init', { value: {} });
+      if (init.status !== 200)
+        throw new Error(`The runtime refused /init: ${JSON.stringify(init.body)}`);
+      return stack;
+    } catch (err) {
+      await Promise.all([keyService.stop(), runtime?.stop()]);
+      throw err;
+    }
+  }
+
+  /** The KeyService's ports (client, worker). */
+  get keyServicePorts(): { readonly client: number; readonly worker: number } {
+    return this.#keyServicePorts;
+  }
+
+  /** Registers an id key (a fresh one unless given) at the KeyService. */
+  async register(idKey: Buffer = createAesKey()): Promise<Party> {
+    await this.#client.register(idKey);
+    return { idKey, userId: userIdOf(idKey) };
+  }
+
+  /** Encrypts a model file into the store under a fresh model key and uploads the key; returns the model id. */
+  async addModel(owner: Party, name: string, file: string): Promise<string> {
+    const modelId = `${owner.userId}-${name}`;
+    const modelKey = createAesKey();
+    await encryptFile(modelKey, file, join(this.#dir, 'store', modelId));
+    await this.#client.send(owner.idKey, {
+      type: REQUEST_TYPES.UPSERT_MODEL_KEY,
+      modelId,
+      modelKey,
+    });
+    modelKey.fill(0);
+    return modelId;
+  }
+
+  /** The owner grants the user access to the model when served by this stack's runtime measurement. */
+  async grant(
+    owner: Party,
+    modelId: string,
+    user: Party,
+    measurement = this.measurements.runtime,
+  ): Promise<void> {
+    await this.#client.send(owner.idKey, {
+      type: REQUEST_TYPES.GRANT_MODEL_ACCESS,
+      modelId,
+      measurement,
+      userId: user.userId,
+    });
+  }
+
+  /** The owner revokes a grant. */
+  async revoke(owner: Party, modelId: string, user: Party): Promise<void> {
+    await this.#client.send(owner.idKey, {
+      type: REQUEST_TYPES.REVOKE_MODEL_ACCESS,
+      modelId,
+      measurement: this.measurements.runtime,
+      userId: user.userId,
+    });
+  }
+
+  /** The user uploads a request key (a fresh one unless given) for the model; returns it (the user keeps it to encrypt inputs). */
+  async addRequestKey(
+    user: Party,
+    modelId: string,
+    requestKey: Buffer = createAesKey(),
+  ): Promise<Buffer> {
+    await this.#client.send(user.idKey, {
+      type: REQUEST_TYPES.ADD_REQUEST_KEY,
+      modelId,
+      measurement: this.measurements.runtime,
+      requestKey,
+    });
+    return requestKey;
+  }
+
+  /** The /run value of an inference request in SeSeMI's format. */
+  request(
+    user: Party,
+    modelId: string,
+    requestKey: Buffer,
+    input: Uint8Array,
+  ): Record<string, unknown> {
+    return {
+      model_type: modelId,
+      user_id: user.userId,
+      key_service_address: this.keyServiceHost,
+      key_service_port: this.#keyServicePorts.worker,
+      encrypted_sample: encryptEnvelope(requestKey, input).toString('base64'),
+    };
+  }
+
+  /** Sends a /run with the given value and decrypts the output when there is one. */
+  async run(value: unknown, requestKey?: Buffer, activationId = 'local'): Promise<StackAnswer> {
+    const answer = await this.#post('/run', {
+      value,
+      namespace: 'guest',
+      action_name: '/guest/semirt-inference',
+      action_version: '0.0.1',
+      activation_id: activationId,
+      transaction_id: activationId,
+      deadline: String(Date.now() + 60_000),
+    });
+    const output = (answer.body as { msg?: { output?: unknown } } | null)?.msg?.output;
+    if (typeof output !== 'string' || requestKey === undefined) return answer;
+    return { ...answer, output: decryptEnvelope(requestKey, Buffer.from(output, 'hex')) };
+  }
+
+  /** Stops the KeyService (SIGTERM) and starts it again on the same ports and database. */
+  async restartKeyService(): Promise<void> {
+    await this.#keyService.stop();
+    this.#keyService = await startKeyService(
+      this.#dir,
+      this.#simDir,
+      this.#keyServicePorts.client,
+      this.#keyServicePorts.worker,
+    );
+  }
+
+  /** Stops both processes (SIGTERM: they drain first). */
+  async stop(): Promise<void> {
+    this.#client.close();
+    await Promise.all([this.#runtime.stop(), this.#keyService.stop()]);
+  }
+
+  /** The runtime process (tests send it signals). */
+  get runtime(): SemirtProcess {
+    return this.#runtime;
+  }
+
+  /** Options the stack was started with. */
+  get options(): LocalStackOptions {
+    return this.#options;
+  }
+
+  async #post(path: string, body: unknown): Promise<StackAnswer> {
+    const response = await fetch(this.runtimeUrl + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: JSON.parse(text) as unknown };
+  }
+}
+
+function measurementOf(config: AttestationConfig, role: ProcessRole): Promise<string> {
+  return measureRuntime({
+    codeRoot: runtimeCodeRoot(),
+    config: runtimeMeasuredConfig(config, role),
+  }).then((result) => result.measurement);
+}
+
+function startKeyService(
+  dir: string,
+  simDir: string,
+  clientPort: number,
+  workerPort: number,
+): Promise<SemirtProcess> {
+  return startSemirt(
+    [
+      'keyservice',
+      '--host',
+      '127.0.0.1',
+      '--client-port',
+      String(clientPort),
+      '--worker-port',
+      String(workerPort),
+      '--db',
+      join(dir, 'keyservice.db'),
+      '--log-level',
+      'info',
+      ...SIMULATION_FLAGS(simDir),
+    ],
+    {
+      logPath: join(dir, 'keyservice.log'),
+      ready: /"clientPort":(\d+),"workerPort":(\d+)[^\n]*KeyService listening/,
+    },
+  );
+}
