@@ -14,6 +14,7 @@ import { encryptFile } from '../crypto/file-envelope.js';
 import { createAesKey, userIdOf } from '../crypto/id-key.js';
 import { KeyServiceClient } from '../keyservice/client.js';
 import { REQUEST_TYPES } from '../keyservice/messages.js';
+import { TVM_BUNDLE_SUFFIXES } from '../store/model-store.js';
 import { startSemirt, type SemirtProcess } from './child-process.js';
 
 /** A party of the protocol: its id key and the user id derived from it. */
@@ -159,6 +160,31 @@ export class LocalStack {
     const modelId = `${owner.userId}-${name}`;
     const modelKey = createAesKey();
     await encryptFile(modelKey, file, join(this.#dir, 'store', modelId));
+    await this.#client.send(owner.idKey, {
+      type: REQUEST_TYPES.UPSERT_MODEL_KEY,
+      modelId,
+      modelKey,
+    });
+    modelKey.fill(0);
+    return modelId;
+  }
+
+  /** Encrypts a TVM bundle (graph JSON, params, wasm operator library) into the store under one fresh model key and uploads the key. */
+  async addBundle(
+    owner: Party,
+    name: string,
+    files: { readonly graphJson: string; readonly params: string; readonly library: string },
+  ): Promise<string> {
+    const modelId = `${owner.userId}-${name}`;
+    const modelKey = createAesKey();
+    const store = join(this.#dir, 'store');
+    await encryptFile(
+      modelKey,
+      files.graphJson,
+      join(store, modelId + TVM_BUNDLE_SUFFIXES.graphJson),
+    );
+    await encryptFile(modelKey, files.params, join(store, modelId + TVM_BUNDLE_SUFFIXES.params));
+    await encryptFile(modelKey, files.library, join(store, modelId + TVM_BUNDLE_SUFFIXES.library));
     await this.#client.send(owner.idKey, {
       type: REQUEST_TYPES.UPSERT_MODEL_KEY,
       modelId,

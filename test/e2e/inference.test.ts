@@ -12,6 +12,8 @@ import { encryptEnvelope } from '../../src/crypto/envelope.js';
 import { createAesKey } from '../../src/crypto/id-key.js';
 import { buildMobileNetV1 } from '../../src/engines/onnx/model-builder.js';
 import { REPO_ROOT, SHARED_DATA } from '../support/paths.js';
+import { helloWorldBundle, TVM_FIXTURES } from '../fixtures/tvm/bundles.js';
+import { loadModel } from '../../src/engines/registry.js';
 import { CLI } from '../support/runtime-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'semirt-e2e-'));
@@ -144,6 +146,26 @@ describe('encrypted inference through the runtime', () => {
     const sample = Buffer.from(plain.encrypted_sample, 'base64');
     assert.equal(sample.length, 602_112);
     assert.deepEqual(answer.output, plainInfer(modelFile, sample));
+  });
+
+  test('serves a TVM bundle (graph, params, wasm operator library) from the store', async () => {
+    const modelId = await stack.addBundle(owner, 'hello_tvm', {
+      graphJson: join(TVM_FIXTURES, 'hello-world.graph.json'),
+      params: join(TVM_FIXTURES, 'hello-world.params'),
+      library: join(TVM_FIXTURES, 'hello-world.wasm'),
+    });
+    await stack.grant(owner, modelId, userA);
+    await stack.addRequestKey(userA, modelId, keyA);
+    const model = await loadModel(helloWorldBundle());
+    const session = await model.createSession();
+    for (const x of [0.5, 1, 3]) {
+      const [expected] = await session.run([
+        { dtype: 'float32', shape: [1, 1], data: new Uint8Array(float(x)) },
+      ]);
+      const answer = await stack.run(stack.request(userA, modelId, keyA, float(x)), keyA);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.output, Buffer.from(expected!.data));
+    }
   });
 
   const failures: [string, () => Record<string, unknown>, string][] = [
