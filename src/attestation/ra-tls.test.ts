@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createServer as createTlsServer, type Server as TlsServer, TLSSocket } from 'node:tls';
-import { Tag, decode, encode } from 'cbor-x';
+import { Tag, decode, encode } from 'cbor2';
 import { isSemirtError, type ErrorCode } from '../errors.js';
 import { SHARED_DATA } from '../../test/support/paths.js';
 import {
@@ -400,14 +400,16 @@ describe('attestedConnect() refuses a server', () => {
     const forgerKeys = await generateP256();
     const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', forgerKeys.publicKey));
     const tagged = decode(evidenceOf(runtimeCreds)) as Tag;
-    const [quote] = tagged.value as [Uint8Array, Uint8Array];
-    const claims = encode({ 'pubkey-hash': [1, createHash('sha256').update(spki).digest()] });
+    const [quote] = tagged.contents as [Uint8Array, Uint8Array];
+    const claims = encode({
+      'pubkey-hash': [1, new Uint8Array(createHash('sha256').update(spki).digest())],
+    });
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       name: 'CN=forged',
       keys: forgerKeys,
       signingAlgorithm: ECDSA_SHA256,
       extensions: [
-        new x509.Extension(TCG_TAGGED_EVIDENCE_OID, false, encode(new Tag([quote, claims], 60000))),
+        new x509.Extension(TCG_TAGGED_EVIDENCE_OID, false, encode(new Tag(60000, [quote, claims]))),
       ],
     });
     const creds = { key: await privateKeyPem(forgerKeys.privateKey), cert: cert.toString('pem') };
@@ -416,8 +418,8 @@ describe('attestedConnect() refuses a server', () => {
 
   test('presenting tampered quote bytes', async () => {
     const tagged = decode(evidenceOf(runtimeCreds)) as Tag;
-    const [quote, claims] = tagged.value as [Uint8Array, Uint8Array];
-    const tampered = Buffer.from(quote);
+    const [quote, claims] = tagged.contents as [Uint8Array, Uint8Array];
+    const tampered = new Uint8Array(quote);
     tampered[48 + 64]! ^= 0x01; // MRENCLAVE
     // Re-issued with the genuine key and claims, so only the quote bytes differ.
     const keys = {
@@ -438,7 +440,7 @@ describe('attestedConnect() refuses a server', () => {
         new x509.Extension(
           TCG_TAGGED_EVIDENCE_OID,
           false,
-          encode(new Tag([tampered, claims], 60000)),
+          encode(new Tag(60000, [tampered, claims])),
         ),
       ],
     });

@@ -15,7 +15,7 @@ import {
   type TLSSocket,
   type TlsOptions,
 } from 'node:tls';
-import { Encoder, Tag, decode } from 'cbor-x';
+import { Tag, decode, encode } from 'cbor2';
 import { SemirtError, isSemirtError } from '../errors.js';
 import { quoteTeeType } from './dcap.js';
 import { applyPolicy } from './policy.js';
@@ -43,7 +43,6 @@ export const GRAMINE_LEGACY_QUOTE_OID = '0.6.9.42.840.113741.1337.6';
 const CBOR_TAG_INTEL_TEE_QUOTE = 60000;
 const HASH_ALG_SHA256 = 1;
 const CERT_VALIDITY_MS = 365 * 24 * 60 * 60 * 1000;
-const cbor = new Encoder({ variableMapSize: true });
 
 export interface AttestedCredentials {
   /** PKCS#8 PEM private key (ephemeral, never persisted). */
@@ -66,9 +65,9 @@ function reportDataFor(digest: Buffer): Uint8Array {
 export async function createAttestedCredentials(attester: Attester): Promise<AttestedCredentials> {
   const keys = await generateP256();
   const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey));
-  const claims = cbor.encode({ 'pubkey-hash': [HASH_ALG_SHA256, sha256(spki)] });
+  const claims = encode({ 'pubkey-hash': [HASH_ALG_SHA256, new Uint8Array(sha256(spki))] });
   const quote = await attester.attest(reportDataFor(sha256(claims)));
-  const evidence = cbor.encode(new Tag([Buffer.from(quote), claims], CBOR_TAG_INTEL_TEE_QUOTE));
+  const evidence = encode(new Tag(CBOR_TAG_INTEL_TEE_QUOTE, [new Uint8Array(quote), claims]));
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
@@ -112,20 +111,20 @@ function extractEvidence(cert: X509Certificate): ExtractedEvidence {
   if (tagged) {
     let top: unknown;
     try {
-      top = decode(Buffer.from(tagged.value));
+      top = decode(new Uint8Array(tagged.value));
     } catch (error) {
       throw malformed(`${TCG_TAGGED_EVIDENCE_OID} is not CBOR`, error);
     }
     if (
       !(top instanceof Tag) ||
       top.tag !== CBOR_TAG_INTEL_TEE_QUOTE ||
-      !Array.isArray(top.value)
+      !Array.isArray(top.contents)
     ) {
       throw malformed(
         `${TCG_TAGGED_EVIDENCE_OID} is not CBOR tag ${CBOR_TAG_INTEL_TEE_QUOTE} around an array`,
       );
     }
-    const [quote, claimsBytes] = top.value as unknown[];
+    const [quote, claimsBytes] = top.contents as unknown[];
     if (!bytes(quote) || !bytes(claimsBytes))
       throw malformed('does not hold [quote, claims] byte strings');
     let claims: unknown;
