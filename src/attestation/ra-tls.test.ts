@@ -399,7 +399,7 @@ describe('attestedConnect() refuses a server', () => {
     // The claims name the forger's key, but the quote's report data still binds the original claims.
     const forgerKeys = await generateP256();
     const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', forgerKeys.publicKey));
-    const tagged = decode(evidenceOf(runtimeCreds)) as Tag;
+    const tagged = decode<Tag>(evidenceOf(runtimeCreds));
     const [quote] = tagged.contents as [Uint8Array, Uint8Array];
     const claims = encode({
       'pubkey-hash': [1, new Uint8Array(createHash('sha256').update(spki).digest())],
@@ -417,7 +417,7 @@ describe('attestedConnect() refuses a server', () => {
   });
 
   test('presenting tampered quote bytes', async () => {
-    const tagged = decode(evidenceOf(runtimeCreds)) as Tag;
+    const tagged = decode<Tag>(evidenceOf(runtimeCreds));
     const [quote, claims] = tagged.contents as [Uint8Array, Uint8Array];
     const tampered = new Uint8Array(quote);
     tampered[48 + 64]! ^= 0x01; // MRENCLAVE
