@@ -4,21 +4,26 @@ import { SemirtError } from '../errors.js';
 export const ENCODINGS = ['base64', 'hex', 'binary'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 
 /**
- * Decodes standard padded base64, refusing anything else: Node's decoder silently skips
- * invalid characters, which would turn a corrupted value into different bytes.
+ * Decodes standard padded base64, refusing anything else. Node's decoder silently skips invalid
+ * characters (which would turn a corrupted value into different bytes) and also reads the URL-safe
+ * alphabet: a string of valid standard characters decodes to exactly 3/4 of its length less the
+ * padding, so a shorter result, or a '-' or '_', means it was not. (Checked this way rather than
+ * with a regular expression, which cost ~7 ms on an 800 KB sample: the main thread's largest
+ * cost per inference request.)
  */
 export function decodeBase64(text: string, what: string): Buffer {
-  if (!BASE64.test(text)) {
-    throw new SemirtError(
-      'ENVELOPE_MALFORMED',
-      `Invalid ${what}: expected standard padded base64 (${text.length} characters given)`,
-    );
+  if (text.length % 4 === 0 && !text.includes('-') && !text.includes('_')) {
+    const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+    const bytes = Buffer.from(text, 'base64');
+    if (bytes.length === (text.length / 4) * 3 - padding) return bytes;
   }
-  return Buffer.from(text, 'base64');
+  throw new SemirtError(
+    'ENVELOPE_MALFORMED',
+    `Invalid ${what}: expected standard padded base64 (${text.length} characters given)`,
+  );
 }
 
 /** Decodes hex (either case, even length), refusing anything else. */
