@@ -5,13 +5,17 @@
  *    (in a child process) with glibc's mmap threshold fixed;
  * 3. throughput and latency at concurrency 1/8/32 through real worker threads, for several pool
  *    layouts (workers × intra-op threads), with the main event loop's delay while they run.
- * End-to-end warm /run needs the inference action (issue 6) and is not measured yet.
+ * 4. warm end-to-end /run through the inference action (a LocalStack: KeyService + runtime with
+ *    the network encrypted in its store), one request at a time, next to the raw median of step 1,
+ *    and its throughput at concurrency 1/8/32.
  *
  * Run compiled (worker threads load plain .js): `npm run build && node dist/bench/onnx/bench.js`.
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -19,6 +23,8 @@ import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import type { Tensor } from '../../src/engines/engine.js';
 import { buildMobileNetV1, seededRandom } from '../../src/engines/onnx/model-builder.js';
 import { onnxEngine } from '../../src/engines/onnx/onnx-engine.js';
+import { LocalStack } from '../../src/cli/local-stack.js';
+import { closedLoop, percentile, RunClient, sequential, serveModel } from '../inference/harness.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
 if (import.meta.url.endsWith('.ts')) {
@@ -32,11 +38,6 @@ const MB = 1024 * 1024;
 // glibc keeps the freed buffers of model parsing in each thread's malloc arena unless large
 // blocks are always mmapped; the child run shows the effect of fixing the mmap threshold.
 const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '65536' };
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
-}
 
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 const rssMb = () => process.memoryUsage.rss() / MB;
@@ -65,8 +66,8 @@ async function medianRun(run: () => Promise<unknown>): Promise<number> {
   return percentile(times, 50);
 }
 
-/** Section 1; answers the anchor (onnxruntime's own median) in ms. */
-async function rawSection(): Promise<number> {
+/** Section 1; answers the anchor (onnxruntime's own median) and the engine's median, in ms. */
+async function rawSection(): Promise<{ anchorMs: number; engineMs: number }> {
   const ort = await InferenceSession.create(modelBytes, {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
@@ -88,7 +89,7 @@ async function rawSection(): Promise<number> {
   console.log(
     `   semirt onnx engine:            ${fmt(engineMs)} ms  (×${fmt(engineMs / anchorMs)} of anchor)`,
   );
-  return anchorMs;
+  return { anchorMs, engineMs };
 }
 
 /** One real worker thread holding one session (bench/onnx/worker.ts). */
@@ -233,6 +234,51 @@ async function throughputSection(anchorMs: number): Promise<void> {
   }
 }
 
+/** Section 4: the same network and input through the encrypted inference action, end to end. */
+async function endToEndSection(raw: { anchorMs: number; engineMs: number }): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'semirt-bench-onnx-'));
+  const file = join(dir, 'mobilenet_v1.onnx');
+  writeFileSync(file, modelBytes);
+  const workers = availableParallelism();
+  const stack = await LocalStack.start({ dir, runtimePort: 0, workers });
+  const client = new RunClient(stack.runtimeUrl);
+  try {
+    const owner = await stack.register();
+    const user = await stack.register();
+    const model = await serveModel(stack, { owner, user }, { name: 'mobilenet', file, input });
+    // Every worker loads the model before anything is timed.
+    for (let round = 0; round < 3; round++)
+      await Promise.all(Array.from({ length: 2 * workers }, () => client.run(model.body)));
+    const samples = await sequential(client, model.body, RAW_RUNS);
+    const e2e = percentile(
+      samples.map((s) => s.ms),
+      50,
+    );
+    const infer = percentile(
+      samples.map((s) => s.aux.infer),
+      50,
+    );
+    console.log(
+      `\n4. warm end-to-end /run through the inference action (encrypted input and output, ${workers} worker threads, one request at a time, median of ${RAW_RUNS})`,
+    );
+    console.log(
+      `   /run: ${fmt(e2e)} ms (×${fmt(e2e / raw.anchorMs)} of anchor); overhead over the raw engine median ${fmt(e2e - raw.engineMs)} ms ` +
+        `(target ≤ 3 ms); infer phase in the worker ${fmt(infer)} ms`,
+    );
+    for (const concurrency of [1, 8, 32]) {
+      const r = await closedLoop(client, model.body, concurrency, 2);
+      console.log(
+        `   /run at concurrency ${String(concurrency).padStart(2)}: ${fmt(r.rps, 1)} req/s (×${fmt((r.rps * raw.anchorMs) / 1000)} of anchor), ` +
+          `latency p50 ${fmt(r.p50, 1)} ms p99 ${fmt(r.p99, 1)} ms`,
+      );
+    }
+  } finally {
+    client.close();
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 if (process.argv.includes('--memory-only')) {
   const settings = Object.entries(MALLOC_ENV).map(([key, value]) => `${key}=${value}`);
   await memorySection(`with ${settings.join(' ')}`);
@@ -240,14 +286,13 @@ if (process.argv.includes('--memory-only')) {
   console.log(
     `model: MobileNetV1-shaped, ${fmt(modelBytes.length / MB, 1)} MB of ONNX; cores: ${availableParallelism()}`,
   );
-  const anchorMs = await rawSection();
+  const raw = await rawSection();
+  const { anchorMs } = raw;
   await memorySection('default malloc settings');
   const child = fork(fileURLToPath(import.meta.url), ['--memory-only'], {
     env: { ...process.env, ...MALLOC_ENV },
   });
   await once(child, 'exit');
   await throughputSection(anchorMs);
-  console.log(
-    '\n4. end-to-end warm /run through the inference action: not measured (the action is issue 6)',
-  );
+  await endToEndSection(raw);
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -29,6 +30,8 @@ export interface LocalStackOptions {
   /** Runtime port on 127.0.0.1 (0: any free port). */
   readonly runtimePort: number;
   readonly workers?: number;
+  /** Serve the runtime's Prometheus /metrics on this port (0: any free port); none when unset. */
+  readonly metricsPort?: number;
 }
 
 /** What one inference through the stack answered. */
@@ -53,7 +56,6 @@ const SIMULATION_FLAGS = (simDir: string): string[] => [
  * real DCAP-format evidence from a local test authority, and proves nothing about hardware.
  */
 export class LocalStack {
-  readonly runtimeUrl: string;
   readonly keyServiceHost = '127.0.0.1';
   readonly measurements: { readonly runtime: string; readonly keyservice: string };
   readonly #dir: string;
@@ -62,7 +64,9 @@ export class LocalStack {
   readonly #client: KeyServiceClient;
   #keyService: SemirtProcess;
   #keyServicePorts: { client: number; worker: number };
-  readonly #runtime: SemirtProcess;
+  #runtime: SemirtProcess;
+  #runtimeUrl: string;
+  #metricsUrl: string | undefined;
 
   private constructor(
     options: LocalStackOptions,
@@ -70,7 +74,7 @@ export class LocalStack {
       simDir: string;
       measurements: { runtime: string; keyservice: string };
       keyService: SemirtProcess;
-      runtime: SemirtProcess;
+      runtime: RuntimeProcess;
       client: KeyServiceClient;
     },
   ) {
@@ -83,8 +87,9 @@ export class LocalStack {
       client: Number(parts.keyService.ready[0]),
       worker: Number(parts.keyService.ready[1]),
     };
-    this.#runtime = parts.runtime;
-    this.runtimeUrl = `http://127.0.0.1:${parts.runtime.ready[0] ?? ''}`;
+    this.#runtime = parts.runtime.process;
+    this.#runtimeUrl = parts.runtime.url;
+    this.#metricsUrl = parts.runtime.metricsUrl;
     this.#client = parts.client;
   }
 
@@ -99,30 +104,9 @@ export class LocalStack {
       keyservice: await measurementOf(config, 'keyservice'),
     };
     const keyService = await startKeyService(options.dir, simDir, 0, 0);
-    let runtime: SemirtProcess | undefined;
+    let runtime: RuntimeProcess | undefined;
     try {
-      runtime = await startSemirt(
-        [
-          'runtime',
-          '--host',
-          '127.0.0.1',
-          '--port',
-          String(options.runtimePort),
-          '--store',
-          join(options.dir, 'store'),
-          '--keyservice-measurement',
-          measurements.keyservice,
-          '--log-level',
-          'info',
-          ...(options.workers === undefined ? [] : ['--workers', String(options.workers)]),
-          ...SIMULATION_FLAGS(simDir),
-        ],
-        {
-          logPath: join(options.dir, 'runtime.log'),
-          ready: /"port":(\d+)[^\n]*"msg":"runtime listening"/,
-          env: { ...process.env, __OW_ALLOW_CONCURRENT: 'true' },
-        },
-      );
+      runtime = await startRuntime(options, simDir, measurements.keyservice);
       const verification = await verificationSetupFromConfig(config, {
         acceptedTcbStatuses: ['UpToDate'],
         allowDebug: false,
@@ -134,14 +118,22 @@ export class LocalStack {
         policy: verification.policy,
       });
       const stack = new LocalStack(options, { simDir, measurements, keyService, runtime, client });
-      const init = await stack.#post('/init', { value: {} });
-      if (init.status !== 200)
-        throw new Error(`The runtime refused /init: ${JSON.stringify(init.body)}`);
+      await stack.#init();
       return stack;
     } catch (err) {
-      await Promise.all([keyService.stop(), runtime?.stop()]);
+      await Promise.all([keyService.stop(), runtime?.process.stop()]);
       throw err;
     }
+  }
+
+  /** The runtime's base URL (/init, /run). */
+  get runtimeUrl(): string {
+    return this.#runtimeUrl;
+  }
+
+  /** The runtime's Prometheus endpoint (…/metrics), when the stack was started with a metrics port. */
+  get metricsUrl(): string | undefined {
+    return this.#metricsUrl;
   }
 
   /** The KeyService's ports (client, worker). */
@@ -277,6 +269,26 @@ export class LocalStack {
     );
   }
 
+  /**
+   * Stops the runtime (SIGTERM) and starts a fresh, initialized one on the same store, with
+   * `workers` worker threads (default: as started). Answers `performance.now()` at the new
+   * process's spawn, so callers can time a cold start to the first answer.
+   */
+  async restartRuntime(workers = this.#options.workers): Promise<{ spawnedAt: number }> {
+    await this.#runtime.stop();
+    const spawnedAt = performance.now();
+    const runtime = await startRuntime(
+      { ...this.#options, ...(workers === undefined ? {} : { workers }) },
+      this.#simDir,
+      this.measurements.keyservice,
+    );
+    this.#runtime = runtime.process;
+    this.#runtimeUrl = runtime.url;
+    this.#metricsUrl = runtime.metricsUrl;
+    await this.#init();
+    return { spawnedAt };
+  }
+
   /** Stops both processes (SIGTERM: they drain first). */
   async stop(): Promise<void> {
     this.#client.close();
@@ -293,6 +305,12 @@ export class LocalStack {
     return this.#options;
   }
 
+  async #init(): Promise<void> {
+    const init = await this.#post('/init', { value: {} });
+    if (init.status !== 200)
+      throw new Error(`The runtime refused /init: ${JSON.stringify(init.body)}`);
+  }
+
   async #post(path: string, body: unknown): Promise<StackAnswer> {
     const response = await fetch(this.runtimeUrl + path, {
       method: 'POST',
@@ -302,6 +320,51 @@ export class LocalStack {
     const text = await response.text();
     return { status: response.status, body: JSON.parse(text) as unknown };
   }
+}
+
+interface RuntimeProcess {
+  readonly process: SemirtProcess;
+  readonly url: string;
+  readonly metricsUrl: string | undefined;
+}
+
+/** Starts `semirt runtime --store` serving the inference action (not yet initialized). */
+async function startRuntime(
+  options: LocalStackOptions,
+  simDir: string,
+  keyServiceMeasurement: string,
+): Promise<RuntimeProcess> {
+  const logPath = join(options.dir, 'runtime.log');
+  const runtime = await startSemirt(
+    [
+      'runtime',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(options.runtimePort),
+      '--store',
+      join(options.dir, 'store'),
+      '--keyservice-measurement',
+      keyServiceMeasurement,
+      '--log-level',
+      'info',
+      ...(options.workers === undefined ? [] : ['--workers', String(options.workers)]),
+      ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
+      ...SIMULATION_FLAGS(simDir),
+    ],
+    {
+      logPath,
+      ready: /"port":(\d+)[^\n]*"msg":"runtime listening"/,
+      env: { ...process.env, __OW_ALLOW_CONCURRENT: 'true' },
+    },
+  );
+  // The metrics listener is up before the runtime logs that it listens.
+  const metricsPort = /"metricsPort":(\d+)/.exec(readFileSync(logPath, 'utf8'))?.[1];
+  return {
+    process: runtime,
+    url: `http://127.0.0.1:${runtime.ready[0] ?? ''}`,
+    metricsUrl: metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`,
+  };
 }
 
 function measurementOf(config: AttestationConfig, role: ProcessRole): Promise<string> {
