@@ -4,6 +4,7 @@ import {
   multiplyByQuantizedMultiplier,
   multiplyByQuantizedMultiplier64,
   quantizeMultiplier,
+  quantizeMultipliers,
   roundingDivideByPOT,
   saturatingRoundingDoublingHighMul,
 } from './quantization.js';
@@ -83,5 +84,17 @@ describe('quantization arithmetic', () => {
     // −1.5 becomes −1: the high multiply's nudge rounds negative ties toward zero.
     const half = quantizeMultiplier(0.5);
     assert.equal(multiplyByQuantizedMultiplier(-3, half.multiplier, half.shift), -1);
+  });
+});
+
+describe('quantizeMultipliers()', () => {
+  it('quantizeMultipliers() gives each channel quantizeMultiplier of its real multiplier', () => {
+    const reals = [0.5, 0.0003, 1.75, 0, 3e-12];
+    const { multipliers, shifts } = quantizeMultipliers(reals.length, (c) => reals[c]!);
+    reals.forEach((real, c) => {
+      const { multiplier, shift } = quantizeMultiplier(real);
+      assert.equal(multipliers[c], multiplier, `channel ${c} multiplier`);
+      assert.equal(shifts[c], shift, `channel ${c} shift`);
+    });
   });
 });

@@ -47,6 +47,21 @@ export function quantizeMultiplier(real: number): { multiplier: number; shift: n
   return { multiplier: fixed, shift };
 }
 
+/** quantizeMultiplier for each of `count` channels, whose real multiplier is `realOf(channel)`. */
+export function quantizeMultipliers(
+  count: number,
+  realOf: (channel: number) => number,
+): { multipliers: Int32Array; shifts: Int32Array } {
+  const multipliers = new Int32Array(count);
+  const shifts = new Int32Array(count);
+  for (let c = 0; c < count; c++) {
+    const { multiplier, shift } = quantizeMultiplier(realOf(c));
+    multipliers[c] = multiplier;
+    shifts[c] = shift;
+  }
+  return { multipliers, shifts };
+}
+
 /** gemmlowp SaturatingRoundingDoublingHighMul for int32 a, b (exact 64-bit product). */
 export function saturatingRoundingDoublingHighMul(a: number, b: number): number {
   if (a === INT32_MIN && b === INT32_MIN) return INT32_MAX;

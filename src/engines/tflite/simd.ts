@@ -1,12 +1,13 @@
 /**
  * Hot integer loops as WebAssembly SIMD, assembled here from our own instruction list (no
- * toolchain, no binary blobs). Two kernels, both exact integer arithmetic:
+ * toolchain, no binary blobs). Five kernels, all exact integer arithmetic:
  * - `matvec(w, x, depth, rows, out)`: out[o] = Σ_d w[o·depth + d] · x[d], with int8 weights,
  *   int16 inputs and int32 results (i32x4.dot_i16x8_s, 8 products per step);
  * - `dwacc(acc, w, x, n)`: acc[c] += w[c] · x[c] for int32 acc, int8 w, int16 x.
  * - `widen8(src, dst, n, offset)`: dst[i] = src[i] + offset, int8 → int16 (the offset input);
  * - `requant8(acc, bias, mult, shift, n, out, outOffset, min, max)`: TFLite's double-rounding
- *   MultiplyByQuantizedMultiplier per channel with exact 64-bit products, then offset and clamp.
+ *   MultiplyByQuantizedMultiplier per channel with exact 64-bit products, then offset and clamp;
+ * - `addq(a, b, out, n, params)`: TFLite's quantized int8 ADD / SUB over whole tensors.
  * Products of an int8 and an int16 below 2^15 in magnitude, summed in int32 lanes, wrap exactly
  * like the C reference's int32 accumulators.
  */
@@ -58,12 +59,12 @@ const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.fl
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 const name = (s: string): number[] => [...uleb(s.length), ...new TextEncoder().encode(s)];
 
-/** Instruction helpers (only what the two kernels use). */
+/** Instruction helpers (only what the kernels use). */
 const op = {
   get: (i: number) => [0x20, ...uleb(i)],
   set: (i: number) => [0x21, ...uleb(i)],
-  tee: (i: number) => [0x22, ...uleb(i)],
   const: (v: number) => [0x41, ...sleb(v)],
+  call: (f: number) => [0x10, ...uleb(f)],
   add: [0x6a],
   sub: [0x6b],
   mul: [0x6c],
@@ -79,12 +80,12 @@ const op = {
   end: [0x0b],
   br: (d: number) => [0x0c, ...uleb(d)],
   brIf: (d: number) => [0x0d, ...uleb(d)],
-  eqz: [0x45],
   geS: [0x4e],
   gtS: [0x4a],
   shrS: [0x75],
   select: [0x1b],
   store8: [0x3a, 0, 0],
+  store16: [0x3b, 1, 0],
   i64Extend: [0xac],
   i64Mul: [0x7e],
   i64Add: [0x7c],
@@ -106,112 +107,111 @@ const extmulHigh = op.simd(0xbd);
 const lane = (i: number) => op.simd(0x1b, i);
 const i16x8Load = v128Load;
 
+/** Address of element `index` of an array at `base` with elements of 2^log2Size bytes. */
+const addr = (base: number, index: number, log2Size: 0 | 1 | 2): number[] => [
+  ...op.get(base),
+  ...op.get(index),
+  ...(log2Size === 0 ? [] : [...op.const(log2Size), ...op.shl]),
+  ...op.add,
+];
+
+/** `local += step`. */
+const increment = (local: number, step: number | number[]): number[] => [
+  ...op.get(local),
+  ...(typeof step === 'number' ? op.const(step) : step),
+  ...op.add,
+  ...op.set(local),
+];
+
+/** `while (i < limit) { body; i += step }` (i is not initialised here). */
+const whileBelow = (i: number, limit: number, step: number, body: number[]): number[] => [
+  ...op.block,
+  ...op.loop,
+  ...op.get(i),
+  ...op.get(limit),
+  ...op.geS,
+  ...op.brIf(1),
+  ...body,
+  ...increment(i, step),
+  ...op.br(0),
+  ...op.end,
+  ...op.end,
+];
+
+/** `local = 0`. */
+const zero = (local: number): number[] => [...op.const(0), ...op.set(local)];
+
+/** `dst = src & ~7`: the part of a count handled 8 lanes at a time. */
+const floor8 = (src: number, dst: number): number[] => [
+  ...op.get(src),
+  ...op.const(-8),
+  ...op.and,
+  ...op.set(dst),
+];
+
+/** Leaves `r` clamped to [min, max] on the stack; `r` holds the lower-clamped value after. */
+const clamp = (r: number, min: number[], max: number[]): number[] => [
+  ...min,
+  ...op.get(r),
+  ...op.get(r),
+  ...min,
+  ...op.ltS,
+  ...op.select,
+  ...op.set(r),
+  ...max,
+  ...op.get(r),
+  ...op.get(r),
+  ...max,
+  ...op.gtS,
+  ...op.select,
+];
+
+/** Sum of the four i32 lanes of a v128 local. */
+const laneSum = (v: number): number[] => [
+  ...op.get(v),
+  ...lane(0),
+  ...[1, 2, 3].flatMap((i) => [...op.get(v), ...lane(i), ...op.add]),
+];
+
 /** matvec params: 0 w, 1 x, 2 depth, 3 rows, 4 out; locals: 5 o, 6 d, 7 depth8, 8 sum, 9 acc(v128). */
 function matvecBody(): number[] {
   const [W, X, DEPTH, ROWS, OUT, O, D, DEPTH8, SUM, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   return [
-    ...op.get(DEPTH),
-    ...op.const(-8),
-    ...op.and,
-    ...op.set(DEPTH8),
-    ...op.const(0),
-    ...op.set(O),
-    ...op.block,
-    ...op.loop,
-    ...op.get(O),
-    ...op.get(ROWS),
-    ...op.geS,
-    ...op.brIf(1),
-    ...v128Zero,
-    ...op.set(ACC),
-    ...op.const(0),
-    ...op.set(D),
-    // SIMD part: 8 int8 weights (sign-extended to int16) · 8 int16 inputs per step.
-    ...op.block,
-    ...op.loop,
-    ...op.get(D),
-    ...op.get(DEPTH8),
-    ...op.geS,
-    ...op.brIf(1),
-    ...op.get(ACC),
-    ...op.get(W),
-    ...op.get(D),
-    ...op.add,
-    ...load8x8s,
-    ...op.get(X),
-    ...op.get(D),
-    ...op.const(1),
-    ...op.shl,
-    ...op.add,
-    ...i16x8Load,
-    ...i32x4Dot,
-    ...i32x4Add,
-    ...op.set(ACC),
-    ...op.get(D),
-    ...op.const(8),
-    ...op.add,
-    ...op.set(D),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
-    ...op.get(ACC),
-    ...lane(0),
-    ...op.get(ACC),
-    ...lane(1),
-    ...op.add,
-    ...op.get(ACC),
-    ...lane(2),
-    ...op.add,
-    ...op.get(ACC),
-    ...lane(3),
-    ...op.add,
-    ...op.set(SUM),
-    // Scalar tail.
-    ...op.block,
-    ...op.loop,
-    ...op.get(D),
-    ...op.get(DEPTH),
-    ...op.geS,
-    ...op.brIf(1),
-    ...op.get(SUM),
-    ...op.get(W),
-    ...op.get(D),
-    ...op.add,
-    ...op.load8s,
-    ...op.get(X),
-    ...op.get(D),
-    ...op.const(1),
-    ...op.shl,
-    ...op.add,
-    ...op.load16s,
-    ...op.mul,
-    ...op.add,
-    ...op.set(SUM),
-    ...op.get(D),
-    ...op.const(1),
-    ...op.add,
-    ...op.set(D),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
-    ...op.get(OUT),
-    ...op.get(O),
-    ...op.const(2),
-    ...op.shl,
-    ...op.add,
-    ...op.get(SUM),
-    ...op.store,
-    ...op.get(W),
-    ...op.get(DEPTH),
-    ...op.add,
-    ...op.set(W),
-    ...op.get(O),
-    ...op.const(1),
-    ...op.add,
-    ...op.set(O),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
+    ...floor8(DEPTH, DEPTH8),
+    ...zero(O),
+    ...whileBelow(O, ROWS, 1, [
+      ...v128Zero,
+      ...op.set(ACC),
+      ...zero(D),
+      // SIMD part: 8 int8 weights (sign-extended to int16) · 8 int16 inputs per step.
+      ...whileBelow(D, DEPTH8, 8, [
+        ...op.get(ACC),
+        ...addr(W, D, 0),
+        ...load8x8s,
+        ...addr(X, D, 1),
+        ...i16x8Load,
+        ...i32x4Dot,
+        ...i32x4Add,
+        ...op.set(ACC),
+      ]),
+      ...laneSum(ACC),
+      ...op.set(SUM),
+      // Scalar tail.
+      ...whileBelow(D, DEPTH, 1, [
+        ...op.get(SUM),
+        ...addr(W, D, 0),
+        ...op.load8s,
+        ...addr(X, D, 1),
+        ...op.load16s,
+        ...op.mul,
+        ...op.add,
+        ...op.set(SUM),
+      ]),
+      ...addr(OUT, O, 2),
+      ...op.get(SUM),
+      ...op.store,
+      ...increment(W, op.get(DEPTH)),
+    ]),
   ];
 }
 
@@ -219,94 +219,44 @@ function matvecBody(): number[] {
 function dwaccBody(): number[] {
   const [ACC, W, X, N, C, N8, WIDE] = [0, 1, 2, 3, 4, 5, 6];
   const accAt = (laneOffset: number) => [
-    ...op.get(ACC),
-    ...op.get(C),
-    ...op.const(2),
-    ...op.shl,
-    ...op.add,
+    ...addr(ACC, C, 2),
     ...(laneOffset ? [...op.const(laneOffset), ...op.add] : []),
   ];
+  // acc[c + laneOffset/4 ..] += one half of the exact int32 products w · x.
+  const accumulateHalf = (laneOffset: number, extmul: number[]) => [
+    ...accAt(laneOffset),
+    ...accAt(laneOffset),
+    ...v128Load,
+    ...op.get(WIDE),
+    ...addr(X, C, 1),
+    ...i16x8Load,
+    ...extmul,
+    ...i32x4Add,
+    ...v128Store,
+  ];
   return [
-    ...op.get(N),
-    ...op.const(-8),
-    ...op.and,
-    ...op.set(N8),
-    ...op.const(0),
-    ...op.set(C),
-    ...op.block,
-    ...op.loop,
-    ...op.get(C),
-    ...op.get(N8),
-    ...op.geS,
-    ...op.brIf(1),
-    ...op.get(W),
-    ...op.get(C),
-    ...op.add,
-    ...load8x8s,
-    ...op.set(WIDE),
-    // acc[c..c+3] += low products; acc[c+4..c+7] += high products (exact int32 products).
-    ...accAt(0),
-    ...accAt(0),
-    ...v128Load,
-    ...op.get(WIDE),
-    ...op.get(X),
-    ...op.get(C),
-    ...op.const(1),
-    ...op.shl,
-    ...op.add,
-    ...i16x8Load,
-    ...extmulLow,
-    ...i32x4Add,
-    ...v128Store,
-    ...accAt(16),
-    ...accAt(16),
-    ...v128Load,
-    ...op.get(WIDE),
-    ...op.get(X),
-    ...op.get(C),
-    ...op.const(1),
-    ...op.shl,
-    ...op.add,
-    ...i16x8Load,
-    ...extmulHigh,
-    ...i32x4Add,
-    ...v128Store,
-    ...op.get(C),
-    ...op.const(8),
-    ...op.add,
-    ...op.set(C),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
-    ...op.block,
-    ...op.loop,
-    ...op.get(C),
-    ...op.get(N),
-    ...op.geS,
-    ...op.brIf(1),
-    ...accAt(0),
-    ...accAt(0),
-    ...op.load,
-    ...op.get(W),
-    ...op.get(C),
-    ...op.add,
-    ...op.load8s,
-    ...op.get(X),
-    ...op.get(C),
-    ...op.const(1),
-    ...op.shl,
-    ...op.add,
-    ...op.load16s,
-    ...op.mul,
-    ...op.add,
-    ...op.store,
-    ...op.get(C),
-    ...op.const(1),
-    ...op.add,
-    ...op.set(C),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
+    ...floor8(N, N8),
+    ...zero(C),
+    ...whileBelow(C, N8, 8, [
+      ...addr(W, C, 0),
+      ...load8x8s,
+      ...op.set(WIDE),
+      // acc[c..c+3] += low products; acc[c+4..c+7] += high products (exact int32 products).
+      ...accumulateHalf(0, extmulLow),
+      ...accumulateHalf(16, extmulHigh),
+    ]),
+    ...whileBelow(C, N, 1, [
+      ...accAt(0),
+      ...accAt(0),
+      ...op.load,
+      ...addr(W, C, 0),
+      ...op.load8s,
+      ...addr(X, C, 1),
+      ...op.load16s,
+      ...op.mul,
+      ...op.add,
+      ...op.store,
+    ]),
   ];
 }
 
@@ -314,86 +264,68 @@ function dwaccBody(): number[] {
 function widen8Body(): number[] {
   const [SRC, DST, N, OFF, I] = [0, 1, 2, 3, 4];
   return [
-    ...op.const(0),
-    ...op.set(I),
-    ...op.block,
-    ...op.loop,
-    ...op.get(I),
-    ...op.get(N),
-    ...op.geS,
-    ...op.brIf(1),
-    ...op.get(DST),
-    ...op.get(I),
-    ...op.const(1),
-    ...op.shl,
-    ...op.add,
-    ...op.get(SRC),
-    ...op.get(I),
-    ...op.add,
-    ...op.load8s,
-    ...op.get(OFF),
-    ...op.add,
-    0x3b,
-    1,
-    0, // i32.store16
-    ...op.get(I),
-    ...op.const(1),
-    ...op.add,
-    ...op.set(I),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
+    ...zero(I),
+    ...whileBelow(I, N, 1, [
+      ...addr(DST, I, 1),
+      ...addr(SRC, I, 0),
+      ...op.load8s,
+      ...op.get(OFF),
+      ...op.add,
+      ...op.store16,
+    ]),
   ];
 }
 
 /** requant8 params: 0 acc, 1 bias, 2 mult, 3 shift, 4 n, 5 out, 6 outOffset, 7 min, 8 max; locals 9 i, 10 r. */
 function requant8Body(mbqmIndex: number): number[] {
   const [ACC, BIAS, MULT, SHIFT, N, OUT, OOFF, MIN, MAX, I, R] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const at = (base: number) => [
-    ...op.get(base),
-    ...op.get(I),
-    ...op.const(2),
-    ...op.shl,
-    ...op.add,
-  ];
+  const at = (base: number) => [...addr(base, I, 2), ...op.load];
   // prettier-ignore
   return [
-    ...op.const(0), ...op.set(I),
-    ...op.block, ...op.loop,
-    ...op.get(I), ...op.get(N), ...op.geS, ...op.brIf(1),
-    ...at(ACC), ...op.load, ...at(BIAS), ...op.load, ...op.add,
-    ...at(MULT), ...op.load, ...at(SHIFT), ...op.load, 0x10, ...uleb(mbqmIndex),
-    ...op.get(OOFF), ...op.add, ...op.set(R),
-    ...op.get(OUT), ...op.get(I), ...op.add,
-    ...op.get(MIN), ...op.get(R), ...op.get(R), ...op.get(MIN), ...op.ltS, ...op.select, ...op.set(R),
-    ...op.get(MAX), ...op.get(R), ...op.get(R), ...op.get(MAX), ...op.gtS, ...op.select,
-    ...op.store8,
-    ...op.get(I), ...op.const(1), ...op.add, ...op.set(I),
-    ...op.br(0), ...op.end, ...op.end,
+    ...zero(I),
+    ...whileBelow(I, N, 1, [
+      ...at(ACC), ...at(BIAS), ...op.add,
+      ...at(MULT), ...at(SHIFT), ...op.call(mbqmIndex),
+      ...op.get(OOFF), ...op.add, ...op.set(R),
+      ...addr(OUT, I, 0),
+      ...clamp(R, op.get(MIN), op.get(MAX)),
+      ...op.store8,
+    ]),
   ];
 }
 
 /** mbqm params: 0 x, 1 multiplier, 2 shift; locals 3 right, 4 mask, 5 r, 6 ab (i64). Returns i32. */
 function mbqmBody(): number[] {
   const [X, M, SH, RIGHT, MASK, R, AB] = [0, 1, 2, 3, 4, 5, 6];
+  // `cond ? value : 0` with value on the stack before.
+  const orZero = (cond: number[]) => [
+    ...op.const(0),
+    ...op.get(SH),
+    ...op.const(0),
+    ...cond,
+    ...op.select,
+  ];
+  // ab + (ab compared with 0 ? ifTrue : ifFalse), in i64.
+  const addSigned = (ifTrue: number, ifFalse: number, cond: number[]) => [
+    ...op.get(AB),
+    ...op.i64Const(ifTrue),
+    ...op.i64Const(ifFalse),
+    ...op.get(AB),
+    ...op.i64Const(0),
+    ...cond,
+    ...op.select,
+    ...op.i64Add,
+  ];
   return [
     ...op.get(X),
     ...op.get(SH),
-    ...op.const(0),
-    ...op.get(SH),
-    ...op.const(0),
-    ...op.gtS,
-    ...op.select,
+    ...orZero(op.gtS),
     ...op.shl,
     ...op.set(X),
     ...op.const(0),
     ...op.get(SH),
     ...op.sub,
-    ...op.const(0),
-    ...op.get(SH),
-    ...op.const(0),
-    ...op.ltS,
-    ...op.select,
+    ...orZero(op.ltS),
     ...op.set(RIGHT),
     ...op.get(X),
     ...op.i64Extend,
@@ -401,24 +333,10 @@ function mbqmBody(): number[] {
     ...op.i64Extend,
     ...op.i64Mul,
     ...op.set(AB),
-    ...op.get(AB),
-    ...op.i64Const(1 << 30),
-    ...op.i64Const(1 - (1 << 30)),
-    ...op.get(AB),
-    ...op.i64Const(0),
-    ...op.i64GeS,
-    ...op.select,
-    // C's truncating division by 2^31: add 2^31 − 1 to negative values, then shift.
-    ...op.i64Add,
+    ...addSigned(1 << 30, 1 - (1 << 30), op.i64GeS),
     ...op.set(AB),
-    ...op.get(AB),
-    ...op.i64Const(0x7fffffff),
-    ...op.i64Const(0),
-    ...op.get(AB),
-    ...op.i64Const(0),
-    ...op.i64LtS,
-    ...op.select,
-    ...op.i64Add,
+    // C's truncating division by 2^31: add 2^31 − 1 to negative values, then shift.
+    ...addSigned(0x7fffffff, 0, op.i64LtS),
     ...op.i64Const(31),
     ...op.i64ShrS,
     ...op.wrap,
@@ -455,11 +373,9 @@ function mbqmBody(): number[] {
 function addqBody(mbqmIndex: number): number[] {
   const [A, B, OUT, N, P, I, R] = [0, 1, 2, 3, 4, 5, 6];
   const param = (k: number) => [...op.get(P), ...op.const(4 * k), ...op.add, ...op.load];
-  const call = [0x10, ...uleb(mbqmIndex)];
+  const call = op.call(mbqmIndex);
   const side = (src: number, offset: number, m: number, s: number) => [
-    ...op.get(src),
-    ...op.get(I),
-    ...op.add,
+    ...addr(src, I, 0),
     ...op.load8s,
     ...param(offset),
     ...op.add,
@@ -470,49 +386,23 @@ function addqBody(mbqmIndex: number): number[] {
     ...call,
   ];
   return [
-    ...op.const(0),
-    ...op.set(I),
-    ...op.block,
-    ...op.loop,
-    ...op.get(I),
-    ...op.get(N),
-    ...op.geS,
-    ...op.brIf(1),
-    ...side(A, 0, 3, 4),
-    ...side(B, 1, 5, 6),
-    ...param(12),
-    ...op.mul,
-    ...op.add,
-    ...param(7),
-    ...param(8),
-    ...call,
-    ...param(9),
-    ...op.add,
-    ...op.set(R),
-    ...op.get(OUT),
-    ...op.get(I),
-    ...op.add,
-    ...param(10),
-    ...op.get(R),
-    ...op.get(R),
-    ...param(10),
-    ...op.ltS,
-    ...op.select,
-    ...op.set(R),
-    ...param(11),
-    ...op.get(R),
-    ...op.get(R),
-    ...param(11),
-    ...op.gtS,
-    ...op.select,
-    ...op.store8,
-    ...op.get(I),
-    ...op.const(1),
-    ...op.add,
-    ...op.set(I),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
+    ...zero(I),
+    ...whileBelow(I, N, 1, [
+      ...side(A, 0, 3, 4),
+      ...side(B, 1, 5, 6),
+      ...param(12),
+      ...op.mul,
+      ...op.add,
+      ...param(7),
+      ...param(8),
+      ...call,
+      ...param(9),
+      ...op.add,
+      ...op.set(R),
+      ...addr(OUT, I, 0),
+      ...clamp(R, param(10), param(11)),
+      ...op.store8,
+    ]),
   ];
 }
 
@@ -521,16 +411,18 @@ function code(locals: number[][], body: number[]): number[] {
   return [...uleb(fn.length), ...fn];
 }
 
-/** The module's bytes: imports env.memory, exports matvec and dwacc. */
+/** A function type taking `params` i32 values and returning `results` i32 values. */
+const i32Signature = (params: number, results: number): number[] => [
+  0x60,
+  ...vec(new Array<number[]>(params).fill([I32])),
+  ...vec(new Array<number[]>(results).fill([I32])),
+];
+
+/** The module's bytes: imports env.memory, exports matvec, dwacc, widen8, requant8 and addq. */
 export function simdModuleBytes(): Uint8Array {
   const types = section(
     1,
-    vec([
-      [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])],
-      [0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([])],
-      [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32]]), ...vec([])],
-      [0x60, ...vec([[I32], [I32], [I32]]), ...vec([[I32]])],
-    ]),
+    vec([i32Signature(5, 0), i32Signature(4, 0), i32Signature(9, 0), i32Signature(3, 1)]),
   );
   const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]]));
   const functions = section(3, vec([[0], [1], [1], [2], [3], [0]]));

@@ -6,16 +6,8 @@ import {
   roundHalfAway,
   roundingDivideByPOT,
 } from '../quantization.js';
-import {
-  expectArity,
-  expectType,
-  fail,
-  input,
-  output,
-  quantParams,
-  type NodeInfo,
-  type PreparedNode,
-} from './kernel.js';
+import { fail, quantParams, type NodeInfo, type PreparedNode } from './kernel.js';
+import { unaryOperands } from './unary-common.js';
 
 const INPUT_INTEGER_BITS = 4;
 
@@ -36,14 +28,10 @@ const FLOAT: Readonly<Record<'logistic' | 'tanh', (v: number) => number>> = {
  * interpolated sigmoid table. Multipliers are derived exactly as TFLM's Prepare does.
  */
 export function prepareSigmoidLike(node: NodeInfo, kind: 'logistic' | 'tanh'): PreparedNode {
-  expectArity(node, [1, 1], 1);
-  const x = input(node, 0);
-  const y = output(node, 0);
-  expectType(node, x, 'input', ['float32', 'int8', 'int16']);
-  expectType(node, y, 'output', [x.dtype]);
-  if (x.elements !== y.elements) fail(node, 'input and output sizes differ');
-  const n = x.elements;
+  const { x, y, n } = unaryOperands(node, ['float32', 'int8', 'int16']);
   if (x.dtype === 'float32') {
+    // Its own loop rather than floatUnary's: this call site then sees only two functions and
+    // V8 can inline them; floatUnary's sees every float activation.
     const f = FLOAT[kind];
     return {
       scratchBytes: 0,

@@ -11,7 +11,7 @@ import {
   type PreparedNode,
 } from './kernel.js';
 import { scratchLayout } from './conv-common.js';
-import { binaryLoop, binaryViews, prepareBinary } from './elementwise.js';
+import { binaryNode, prepareBinary } from './elementwise.js';
 
 /**
  * ADD and SUB: float32/int32 directly; int8/int16 by rescaling both inputs to a common scale
@@ -30,15 +30,7 @@ export function prepareAddSub(node: NodeInfo, sign: 1 | -1): PreparedNode {
       const r = isFloat ? Math.fround(p + sign * q) : (p + sign * q) | 0;
       return r < lo ? lo : r > hi ? hi : r;
     };
-    return {
-      scratchBytes: 0,
-      bind(v) {
-        const [ad, bd, yd] = binaryViews(bin, v);
-        return () => {
-          binaryLoop(bin, ad, bd, yd, f);
-        };
-      },
-    };
+    return binaryNode(bin, f);
   }
   const qa = quantParams(node, a);
   const qb = quantParams(node, b);
@@ -98,11 +90,7 @@ export function prepareAddSub(node: NodeInfo, sign: 1 | -1): PreparedNode {
       scratchBytes: 0,
       bind(v) {
         const s = v.simd!;
-        const [aOff, bOff, outOffset] = layout.offsets.map((o) => s.scratch + o) as [
-          number,
-          number,
-          number,
-        ];
+        const [aOff, bOff, outOffset] = layout.at(s.scratch);
         const ad = v.i8(a);
         const bd = v.i8(b);
         const yd = v.i8(y);
@@ -119,13 +107,5 @@ export function prepareAddSub(node: NodeInfo, sign: 1 | -1): PreparedNode {
       },
     };
   }
-  return {
-    scratchBytes: 0,
-    bind(v) {
-      const [ad, bd, yd] = binaryViews(bin, v);
-      return () => {
-        binaryLoop(bin, ad, bd, yd, f);
-      };
-    },
-  };
+  return binaryNode(bin, f);
 }

@@ -1,30 +1,18 @@
-import { Activation, Padding } from '../schema.js';
 import { multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64 } from '../quantization.js';
 import {
   convFloat,
+  convGeometry,
+  convOperands,
+  type ConvLayout,
   convQuant,
-  reserveRequant,
-  scratchLayout,
-  type ConvGeometry,
+  floatWeighted,
+  int8HeapIo,
+  reserveRequantSimd,
 } from './conv-common.js';
-import {
-  activation,
-  activationRangeFloat,
-  biasValues,
-  computePadding,
-  expectArity,
-  expectRank,
-  expectShape,
-  expectType,
-  fail,
-  floatBias,
-  input,
-  options,
-  output,
-  paddingOption,
-  type Kernel,
-  type PreparedNode,
-} from './kernel.js';
+import { fail, type Kernel, type PreparedNode } from './kernel.js';
+
+/** CONV_2D's operand positions and Conv2DOptions slots. */
+const LAYOUT: ConvLayout = { input: 0, filter: 1, bias: 2, activation: 3, dilation: 4 };
 
 /** CONV_2D over NHWC input with OHWI filters (grouped when the filter depth divides the input depth). */
 export const conv2d: Kernel = {
@@ -32,23 +20,9 @@ export const conv2d: Kernel = {
   versions: [1, 8],
   types: ['float32', 'int8 (per-channel)', 'int16 (int8 weights)'],
   prepare(node): PreparedNode {
-    expectArity(node, [2, 3], 1);
-    const x = input(node, 0);
-    const w = input(node, 1);
-    const bias = node.inputs[2];
-    const y = output(node, 0);
-    expectRank(node, x, 'input', 4);
-    expectRank(node, w, 'filter', 4);
-    const opts = options(node);
-    const padding = paddingOption(node, opts.i8(0, Padding.SAME));
-    const strideW = opts.i32(1, 1);
-    const strideH = opts.i32(2, 1);
-    const act = activation(node, opts.i8(3, Activation.NONE));
-    const dilW = opts.i32(4, 1);
-    const dilH = opts.i32(5, 1);
-    if (strideW < 1 || strideH < 1 || dilW < 1 || dilH < 1)
-      fail(node, 'strides and dilations must be positive');
-    const [batches, inH, inW, inC] = x.shape as [number, number, number, number];
+    const operands = convOperands(node, LAYOUT);
+    const { x, w, bias, y, opts } = operands;
+    const inC = x.shape[3]!;
     const [outC, fH, fW, fC] = w.shape as [number, number, number, number];
     if (fC === 0 || inC % fC !== 0)
       fail(node, `filter depth ${fC} does not divide input depth ${inC}`);
@@ -56,13 +30,8 @@ export const conv2d: Kernel = {
     if (outC % groups !== 0)
       fail(node, `output depth ${outC} is not a multiple of ${groups} groups`);
     const perGroup = outC / groups;
-    const ph = computePadding(padding, inH, fH, strideH, dilH);
-    const pw = computePadding(padding, inW, fW, strideW, dilW);
-    expectShape(node, y, 'output', [batches, ph.out, pw.out, outC]);
-    const outH = ph.out;
-    const outW = pw.out;
-    const padH = ph.pad;
-    const padW = pw.pad;
+    const geometry = convGeometry(node, x, y, opts, { fH, fW, outC, mult: fC });
+    const { batches, inH, inW, outH, outW, strideH, strideW, dilH, dilW, padH, padW } = geometry;
 
     /** Runs the loop nest; `finish(oc, acc)` turns an accumulator into the stored value. */
     const loop = (
@@ -102,49 +71,22 @@ export const conv2d: Kernel = {
     };
 
     if (x.dtype === 'float32') {
-      expectType(node, w, 'filter', ['float32']);
-      expectType(node, y, 'output', ['float32']);
-      const b = floatBias(node, bias, outC);
-      const [lo, hi] = activationRangeFloat(act);
+      const { bias: b, lo, hi } = floatWeighted(node, w, y, bias, outC, opts.act, 'filter');
       return {
         scratchBytes: 0,
         bind(v) {
           const xd = v.f32(x);
           const wd = v.f32(w);
           const yd = v.f32(y);
-          const g: ConvGeometry = {
-            batches,
-            inH,
-            inW,
-            inC,
-            outH,
-            outW,
-            outC,
-            fH,
-            fW,
-            strideH,
-            strideW,
-            dilH,
-            dilW,
-            padH,
-            padW,
-            mult: fC,
-          };
           return () => {
-            convFloat(g, xd, wd, b, yd, lo, hi);
+            convFloat(geometry, xd, wd, b, yd, lo, hi);
           };
         },
       };
     }
 
-    expectType(node, x, 'input', ['int8', 'int16']);
-    expectType(node, w, 'filter', ['int8']);
-    expectType(node, y, 'output', [x.dtype]);
-    if (bias !== undefined)
-      expectType(node, bias, 'bias', x.dtype === 'int8' ? ['int32'] : ['int32', 'int64']);
-    const q = convQuant(node, x, w, y, act, outC, 0);
-    const b = biasValues(node, bias, outC);
-    const { multipliers, shifts, outputOffset, actMin, actMax } = q;
+    const q = convQuant(node, operands, outC, 0);
+    const { multipliers, shifts, outputOffset, actMin, actMax, bias: b } = q;
     const simd = node.simd;
     // Patches of fewer than 8 channels per tap gain little from SIMD; the JS loop handles them.
     if (
@@ -157,24 +99,23 @@ export const conv2d: Kernel = {
       // wasm SIMD: each output pixel is one int8 × int16 matrix-vector product over its patch,
       // requantized in wasm; input and output cross into the wasm heap once per invoke.
       const taps = fH * fW * fC;
-      const wOff = simd.reserve(w.data);
-      const rq = reserveRequant(simd, b, multipliers, shifts);
-      const layout = scratchLayout([x.elements, x.elements * 2, taps * 2, outC * 4, y.elements]);
-      simd.needScratch(layout.total);
+      const rq = reserveRequantSimd(simd, w.data, q, [
+        x.elements,
+        x.elements * 2,
+        taps * 2,
+        outC * 4,
+        y.elements,
+      ]);
+      const wOff = rq.weights;
       const inputOffset = q.inputOffset;
       const pointwise = fH === 1 && fW === 1;
       return {
         scratchBytes: 0,
         bind(v) {
           const s = v.simd!;
-          const [in8, xoOff, patchOff, accOff, outOff] = layout.offsets.map(
-            (o) => s.scratch + o,
-          ) as [number, number, number, number, number];
-          const xd = v.i8(x);
-          const yd = v.i8(y);
+          const [in8, xoOff, patchOff, accOff, outOff] = rq.layout.at(s.scratch);
+          const { xd, yd, heapIn, heapOut } = int8HeapIo(v, s, x, y, in8, outOff);
           const heap16 = new Int16Array(s.memory);
-          const heapIn = new Int8Array(s.memory, in8, x.elements);
-          const heapOut = new Int8Array(s.memory, outOff, y.elements);
           const xo = xoOff / 2;
           const patch = patchOff / 2;
           const { matvec, widen8, requant8 } = s.exports;
@@ -341,7 +282,7 @@ export const conv2d: Kernel = {
         return r < lo ? lo : r > hi ? hi : r;
       }
     }
-    const wide = bias?.dtype !== 'int32';
+    const wide = q.wide;
     const finish16 = (oc: number, acc: number): number => {
       const r = wide
         ? multiplyByQuantizedMultiplier64(acc + b[oc]!, multipliers[oc]!, shifts[oc]!)

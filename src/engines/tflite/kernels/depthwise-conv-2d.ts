@@ -1,30 +1,18 @@
-import { Activation, Padding } from '../schema.js';
 import { multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64 } from '../quantization.js';
 import {
+  convGeometry,
+  convOperands,
+  type ConvLayout,
   convQuant,
   depthwiseFloat,
-  reserveRequant,
-  scratchLayout,
-  type ConvGeometry,
+  floatWeighted,
+  int8HeapIo,
+  reserveRequantSimd,
 } from './conv-common.js';
-import {
-  activation,
-  activationRangeFloat,
-  biasValues,
-  computePadding,
-  expectArity,
-  expectRank,
-  expectShape,
-  expectType,
-  fail,
-  floatBias,
-  input,
-  options,
-  output,
-  paddingOption,
-  type Kernel,
-  type PreparedNode,
-} from './kernel.js';
+import { fail, intView, type Kernel, type PreparedNode } from './kernel.js';
+
+/** DEPTHWISE_CONV_2D's operand positions and DepthwiseConv2DOptions slots (slot 3, depth_multiplier, is implied by the filter shape). */
+const LAYOUT: ConvLayout = { input: 0, filter: 1, bias: 2, activation: 4, dilation: 5 };
 
 /** DEPTHWISE_CONV_2D: each input channel convolved with `depth_multiplier` filters of shape [1, H, W, C·m]. */
 export const depthwiseConv2d: Kernel = {
@@ -32,40 +20,18 @@ export const depthwiseConv2d: Kernel = {
   versions: [1, 7],
   types: ['float32', 'int8 (per-channel)', 'int16 (int8 weights)'],
   prepare(node): PreparedNode {
-    expectArity(node, [2, 3], 1);
-    const x = input(node, 0);
-    const w = input(node, 1);
-    const bias = node.inputs[2];
-    const y = output(node, 0);
-    expectRank(node, x, 'input', 4);
-    expectRank(node, w, 'filter', 4);
-    const opts = options(node);
-    const padding = paddingOption(node, opts.i8(0, Padding.SAME));
-    const strideW = opts.i32(1, 1);
-    const strideH = opts.i32(2, 1);
-    const act = activation(node, opts.i8(4, Activation.NONE));
-    const dilW = opts.i32(5, 1);
-    const dilH = opts.i32(6, 1);
-    if (strideW < 1 || strideH < 1 || dilW < 1 || dilH < 1)
-      fail(node, 'strides and dilations must be positive');
-    const [batches, inH, inW, inC] = x.shape as [number, number, number, number];
+    const operands = convOperands(node, LAYOUT);
+    const { x, w, bias, y, opts } = operands;
+    const inC = x.shape[3]!;
     const [one, fH, fW, outC] = w.shape as [number, number, number, number];
     if (one !== 1 || inC === 0 || outC % inC !== 0)
       fail(node, `filter shape [${w.shape.join(', ')}] does not fit input depth ${inC}`);
     const mult = outC / inC;
-    const ph = computePadding(padding, inH, fH, strideH, dilH);
-    const pw = computePadding(padding, inW, fW, strideW, dilW);
-    expectShape(node, y, 'output', [batches, ph.out, pw.out, outC]);
-    const outH = ph.out;
-    const outW = pw.out;
-    const padH = ph.pad;
-    const padW = pw.pad;
+    const geometry = convGeometry(node, x, y, opts, { fH, fW, outC, mult });
+    const { batches, inH, inW, outH, outW, strideH, strideW, dilH, dilW, padH, padW } = geometry;
 
     if (x.dtype === 'float32') {
-      expectType(node, w, 'filter', ['float32']);
-      expectType(node, y, 'output', ['float32']);
-      const b = floatBias(node, bias, outC);
-      const [lo, hi] = activationRangeFloat(act);
+      const { bias: b, lo, hi } = floatWeighted(node, w, y, bias, outC, opts.act, 'filter');
       return {
         scratchBytes: outC * 8,
         bind(v) {
@@ -73,67 +39,37 @@ export const depthwiseConv2d: Kernel = {
           const wd = v.f32(w);
           const yd = v.f32(y);
           const acc = new Float64Array(v.scratch, 0, outC);
-          const g: ConvGeometry = {
-            batches,
-            inH,
-            inW,
-            inC,
-            outH,
-            outW,
-            outC,
-            fH,
-            fW,
-            strideH,
-            strideW,
-            dilH,
-            dilW,
-            padH,
-            padW,
-            mult,
-          };
           return () => {
-            depthwiseFloat(g, xd, wd, b, yd, lo, hi, acc);
+            depthwiseFloat(geometry, xd, wd, b, yd, lo, hi, acc);
           };
         },
       };
     }
 
-    expectType(node, x, 'input', ['int8', 'int16']);
-    expectType(node, w, 'filter', ['int8']);
-    expectType(node, y, 'output', [x.dtype]);
-    if (bias !== undefined)
-      expectType(node, bias, 'bias', x.dtype === 'int8' ? ['int32'] : ['int64', 'int32']);
-    const q = convQuant(node, x, w, y, act, outC, 3);
-    const b = biasValues(node, bias, outC);
-    const { multipliers, shifts, actMin, actMax } = q;
+    const q = convQuant(node, operands, outC, 3);
+    const { multipliers, shifts, actMin, actMax, wide, bias: b } = q;
     const is8 = x.dtype === 'int8';
     const inputOffset = is8 ? q.inputOffset : 0;
     const outputOffset = is8 ? q.outputOffset : 0;
-    const wide = !is8 && bias?.dtype !== 'int32';
     const simd = node.simd;
     if (is8 && simd !== undefined && w.data !== undefined && dilH === 1 && dilW === 1) {
       // wasm SIMD: per output pixel, acc[c] += w[tap][c] · (x[pixel][c / m] + offset) for each
       // tap, then requantization in wasm. With a depth multiplier m > 1 the offset input is
       // written with each channel repeated m times, so channels line up with the filter.
-      const wOff = simd.reserve(w.data);
-      const rq = reserveRequant(simd, b, multipliers, shifts);
       const pixels = x.elements / inC;
-      const layout = scratchLayout([x.elements, pixels * outC * 2, outC * 4, y.elements]);
-      simd.needScratch(layout.total);
+      const rq = reserveRequantSimd(simd, w.data, q, [
+        x.elements,
+        pixels * outC * 2,
+        outC * 4,
+        y.elements,
+      ]);
+      const wOff = rq.weights;
       return {
         scratchBytes: 0,
         bind(v) {
           const s = v.simd!;
-          const [in8, xoOff, accOff, outOff] = layout.offsets.map((o) => s.scratch + o) as [
-            number,
-            number,
-            number,
-            number,
-          ];
-          const xd = v.i8(x);
-          const yd = v.i8(y);
-          const heapIn = new Int8Array(s.memory, in8, x.elements);
-          const heapOut = new Int8Array(s.memory, outOff, y.elements);
+          const [in8, xoOff, accOff, outOff] = rq.layout.at(s.scratch);
+          const { xd, yd, heapIn, heapOut } = int8HeapIo(v, s, x, y, in8, outOff);
           const acc = new Int32Array(s.memory, accOff, outC);
           const xo = new Int16Array(s.memory, xoOff, pixels * outC);
           const { dwacc, widen8, requant8 } = s.exports;
@@ -192,9 +128,9 @@ export const depthwiseConv2d: Kernel = {
       // int32 accumulators per output channel, then the input pre-offset (x + input_offset) as int32.
       scratchBytes: outC * 4 + x.elements * 4,
       bind(v) {
-        const xd = is8 ? v.i8(x) : v.i16(x);
+        const xd = intView(v, x);
         const wd = v.i8(w);
-        const yd = is8 ? v.i8(y) : v.i16(y);
+        const yd = intView(v, y);
         const acc = new Int32Array(v.scratch, 0, outC);
         const xo = new Int32Array(v.scratch, outC * 4, x.elements);
         const wide64 = wide ? new Float64Array(outC) : undefined;

@@ -5,7 +5,7 @@ import {
   saturatingRoundingDoublingHighMul,
 } from '../quantization.js';
 import { Activation } from '../schema.js';
-import { binaryLoop, binaryViews, prepareBinary } from './elementwise.js';
+import { binaryNode, prepareBinary } from './elementwise.js';
 import {
   activation,
   activationRangeFloat,
@@ -68,14 +68,6 @@ export const div: Kernel = {
         return r < actMin ? actMin : r > actMax ? actMax : r;
       };
     }
-    return {
-      scratchBytes: 0,
-      bind(v) {
-        const [ad, bd, yd] = binaryViews(bin, v);
-        return () => {
-          binaryLoop(bin, ad, bd, yd, f);
-        };
-      },
-    };
+    return binaryNode(bin, f);
   },
 };

@@ -1,5 +1,5 @@
 import type { TensorDef } from '../model-reader.js';
-import { expectArity, fail, input, output, type NodeInfo } from './kernel.js';
+import { expectArity, fail, input, output, type NodeInfo, type PreparedNode } from './kernel.js';
 
 /** Operands of a two-input elementwise op and, when shapes differ, per-output source indices. */
 export interface Binary {
@@ -105,4 +105,17 @@ export function binaryViews(
     return v.i32(t);
   };
   return [pick(bin.a), pick(bin.b), pick(bin.y)];
+}
+
+/** The prepared node of a binary op computing y = f(a, b) elementwise (with broadcasting). */
+export function binaryNode(bin: Binary, f: (x: number, y: number) => number): PreparedNode {
+  return {
+    scratchBytes: 0,
+    bind(v) {
+      const [ad, bd, yd] = binaryViews(bin, v);
+      return () => {
+        binaryLoop(bin, ad, bd, yd, f);
+      };
+    },
+  };
 }

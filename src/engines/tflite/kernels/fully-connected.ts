@@ -2,19 +2,22 @@ import { Activation } from '../schema.js';
 import {
   multiplyByQuantizedMultiplier,
   multiplyByQuantizedMultiplier64,
-  quantizeMultiplier,
+  quantizeMultipliers,
 } from '../quantization.js';
-import { reserveRequant, scratchLayout } from './conv-common.js';
+import {
+  expectQuantWeighted,
+  floatWeighted,
+  int8HeapIo,
+  reserveRequantSimd,
+} from './conv-common.js';
 import {
   activation,
-  activationRangeFloat,
   activationRangeQuantized,
   biasValues,
   expectArity,
-  expectType,
   fail,
-  floatBias,
   input,
+  intView,
   options,
   output,
   quantParams,
@@ -47,10 +50,7 @@ export const fullyConnected: Kernel = {
       fail(node, `output has ${y.elements} elements, expected ${batches * units}`);
 
     if (x.dtype === 'float32') {
-      expectType(node, w, 'weights', ['float32']);
-      expectType(node, y, 'output', ['float32']);
-      const b = floatBias(node, bias, units);
-      const [lo, hi] = activationRangeFloat(act);
+      const { bias: b, lo, hi } = floatWeighted(node, w, y, bias, units, act, 'weights');
       return {
         scratchBytes: 0,
         bind(v) {
@@ -64,9 +64,7 @@ export const fullyConnected: Kernel = {
       };
     }
 
-    expectType(node, x, 'input', ['int8', 'int16']);
-    expectType(node, w, 'weights', ['int8']);
-    expectType(node, y, 'output', [x.dtype]);
+    expectQuantWeighted(node, x, w, y, bias, 'weights');
     const inQ = quantParams(node, x);
     const outQ = quantParams(node, y);
     const wq = w.quant;
@@ -74,46 +72,34 @@ export const fullyConnected: Kernel = {
     const perChannel = wq.scale.length > 1;
     if (perChannel && wq.scale.length !== units)
       fail(node, `weights have ${wq.scale.length} scales for ${units} units`);
-    const multipliers = new Int32Array(units);
-    const shifts = new Int32Array(units);
-    for (let o = 0; o < units; o++) {
-      // Per-tensor: TFLite multiplies the two float scales in float before widening to double.
-      const real = perChannel
+    // Per-tensor: TFLite multiplies the two float scales in float before widening to double.
+    const { multipliers, shifts } = quantizeMultipliers(units, (o) =>
+      perChannel
         ? (inQ.scale * wq.scale[o]!) / outQ.scale
-        : Math.fround(inQ.scale * wq.scale[0]!) / outQ.scale;
-      const { multiplier, shift } = quantizeMultiplier(real);
-      multipliers[o] = multiplier;
-      shifts[o] = shift;
-    }
+        : Math.fround(inQ.scale * wq.scale[0]!) / outQ.scale,
+    );
     const inputOffset = -inQ.zeroPoint;
     const filterOffset = perChannel ? 0 : -(wq.zeroPoint[0] ?? 0);
     const outputOffset = outQ.zeroPoint;
     const [actMin, actMax] = activationRangeQuantized(node, act, y);
     const b = biasValues(node, bias, units);
     const wide = x.dtype === 'int16' && bias?.dtype !== 'int32';
-    if (bias !== undefined)
-      expectType(node, bias, 'bias', x.dtype === 'int8' ? ['int32'] : ['int32', 'int64']);
     const simd = node.simd;
     if (x.dtype === 'int8' && filterOffset === 0 && simd !== undefined && w.data !== undefined) {
       // wasm SIMD: int8 × int16 dot products and requantization in the wasm heap.
-      const wOff = simd.reserve(w.data);
-      const rq = reserveRequant(simd, b, multipliers, shifts);
-      const layout = scratchLayout([x.elements, x.elements * 2, units * 4, y.elements]);
-      simd.needScratch(layout.total);
+      const rq = reserveRequantSimd(simd, w.data, { bias: b, multipliers, shifts }, [
+        x.elements,
+        x.elements * 2,
+        units * 4,
+        y.elements,
+      ]);
+      const wOff = rq.weights;
       return {
         scratchBytes: 0,
         bind(v) {
           const s = v.simd!;
-          const [in8, xoOff, accOff, outOff] = layout.offsets.map((o) => s.scratch + o) as [
-            number,
-            number,
-            number,
-            number,
-          ];
-          const xd = v.i8(x);
-          const yd = v.i8(y);
-          const heapIn = new Int8Array(s.memory, in8, x.elements);
-          const heapOut = new Int8Array(s.memory, outOff, y.elements);
+          const [in8, xoOff, accOff, outOff] = rq.layout.at(s.scratch);
+          const { xd, yd, heapIn, heapOut } = int8HeapIo(v, s, x, y, in8, outOff);
           const { matvec, widen8, requant8 } = s.exports;
           return () => {
             heapIn.set(xd);
@@ -140,9 +126,9 @@ export const fullyConnected: Kernel = {
     return {
       scratchBytes: 0,
       bind(v) {
-        const xd = x.dtype === 'int8' ? v.i8(x) : v.i16(x);
+        const xd = intView(v, x);
         const wd = v.i8(w);
-        const yd = y.dtype === 'int8' ? v.i8(y) : v.i16(y);
+        const yd = intView(v, y);
         // Folding the constant offsets into a per-unit term keeps the inner loop a pure dot product.
         const wsum = new Float64Array(units);
         for (let o = 0; o < units; o++) {

@@ -1,15 +1,6 @@
 import { quantizeMultiplier, roundingDivideByPOT } from '../quantization.js';
-import {
-  expectArity,
-  expectType,
-  fail,
-  input,
-  output,
-  quantParams,
-  typeRange,
-  type Kernel,
-} from './kernel.js';
-import { prepareFloatUnary } from './unary-common.js';
+import { fail, quantParams, typeRange, type Kernel } from './kernel.js';
+import { floatUnary, unaryOperands } from './unary-common.js';
 
 /** gemmlowp's int16 SaturatingRoundingDoublingHighMul. */
 function srdhm16(a: number, b: number): number {
@@ -40,18 +31,14 @@ export const hardSwish: Kernel = {
   versions: [1, 1],
   types: ['float32', 'int8'],
   prepare(node) {
-    expectArity(node, [1, 1], 1);
-    const x = input(node, 0);
-    const y = output(node, 0);
+    const operands = unaryOperands(node, ['float32', 'int8']);
+    const { x, y, n } = operands;
     if (x.dtype === 'float32') {
-      return prepareFloatUnary(node, (v) => {
+      return floatUnary(operands, (v) => {
         const r = Math.fround(v + 3);
         return Math.fround(Math.fround(v * (r > 0 ? (r < 6 ? r : 6) : 0)) / 6);
       });
     }
-    expectType(node, x, 'input', ['int8']);
-    expectType(node, y, 'output', ['int8']);
-    if (x.elements !== y.elements) fail(node, 'input and output sizes differ');
     const qx = quantParams(node, x);
     const qy = quantParams(node, y);
     // Scales are combined in float, as TFLM's Prepare does.
@@ -63,7 +50,6 @@ export const hardSwish: Kernel = {
     const reluM = toInt16Multiplier(reluish.multiplier);
     const reluShift = reluish.shift;
     const [lo, hi] = typeRange('int8');
-    const n = x.elements;
     return {
       scratchBytes: 0,
       bind(v) {

@@ -39,6 +39,11 @@ export interface TensorViews {
   readonly simd: SimdBinding | undefined;
 }
 
+/** The view of an int8, int16 or int32 tensor that matches its dtype. */
+export function intView(v: TensorViews, t: TensorDef): Int8Array | Int16Array | Int32Array {
+  return t.dtype === 'int8' ? v.i8(t) : t.dtype === 'int16' ? v.i16(t) : v.i32(t);
+}
+
 /** A prepared operator: derived parameters computed once at load, shared by sessions. */
 export interface PreparedNode {
   /** Scratch bytes this node needs while running (the session reserves the maximum). */

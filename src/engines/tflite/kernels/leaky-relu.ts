@@ -1,15 +1,6 @@
 import { multiplyByQuantizedMultiplier, quantizeMultiplier } from '../quantization.js';
-import {
-  expectArity,
-  expectType,
-  fail,
-  input,
-  options,
-  output,
-  quantParams,
-  typeRange,
-  type Kernel,
-} from './kernel.js';
+import { intView, options, quantParams, typeRange, type Kernel } from './kernel.js';
+import { unaryOperands } from './unary-common.js';
 
 /** LEAKY_RELU: x for x >= 0, alpha·x otherwise. */
 export const leakyRelu: Kernel = {
@@ -17,14 +8,8 @@ export const leakyRelu: Kernel = {
   versions: [1, 2],
   types: ['float32', 'int8', 'int16'],
   prepare(node) {
-    expectArity(node, [1, 1], 1);
-    const x = input(node, 0);
-    const y = output(node, 0);
-    expectType(node, x, 'input', ['float32', 'int8', 'int16']);
-    expectType(node, y, 'output', [x.dtype]);
-    if (x.elements !== y.elements) fail(node, 'input and output sizes differ');
+    const { x, y, n } = unaryOperands(node, ['float32', 'int8', 'int16']);
     const alpha = Math.fround(options(node).f32(0, 0));
-    const n = x.elements;
     if (x.dtype === 'float32') {
       return {
         scratchBytes: 0,
@@ -51,8 +36,8 @@ export const leakyRelu: Kernel = {
     return {
       scratchBytes: 0,
       bind(v) {
-        const xd = x.dtype === 'int8' ? v.i8(x) : v.i16(x);
-        const yd = y.dtype === 'int8' ? v.i8(y) : v.i16(y);
+        const xd = intView(v, x);
+        const yd = intView(v, y);
         return () => {
           for (let i = 0; i < n; i++) {
             const value = xd[i]! - qx.zeroPoint;

@@ -5,6 +5,7 @@ import {
   expectType,
   fail,
   input,
+  intView,
   options,
   output,
   quantParams,
@@ -83,8 +84,8 @@ export const mean: Kernel = {
     return {
       scratchBytes: outputs * 4,
       bind(v) {
-        const xd = x.dtype === 'int8' ? v.i8(x) : v.i16(x);
-        const yd = y.dtype === 'int8' ? v.i8(y) : v.i16(y);
+        const xd = intView(v, x);
+        const yd = intView(v, y);
         const sum = new Int32Array(v.scratch, 0, outputs);
         return () => {
           sum.fill(0);

@@ -1,4 +1,4 @@
-import { binaryLoop, binaryViews, prepareBinary } from './elementwise.js';
+import { binaryNode, prepareBinary } from './elementwise.js';
 import { expectType, fail, quantParams, type NodeInfo, type PreparedNode } from './kernel.js';
 
 /** MAXIMUM / MINIMUM: elementwise with broadcasting; quantized operands must share parameters. */
@@ -21,13 +21,5 @@ export function prepareMinMax(
       fail(node, 'quantized operands and output must share scale and zero point');
     }
   }
-  return {
-    scratchBytes: 0,
-    bind(v) {
-      const [ad, bd, yd] = binaryViews(bin, v);
-      return () => {
-        binaryLoop(bin, ad, bd, yd, pick);
-      };
-    },
-  };
+  return binaryNode(bin, pick);
 }

@@ -1,6 +1,6 @@
 import { Activation } from '../schema.js';
 import { multiplyByQuantizedMultiplier, quantizeMultiplier } from '../quantization.js';
-import { binaryLoop, binaryViews, prepareBinary } from './elementwise.js';
+import { binaryNode, prepareBinary } from './elementwise.js';
 import {
   activation,
   activationRangeFloat,
@@ -46,14 +46,6 @@ export const mul: Kernel = {
         return r < actMin ? actMin : r > actMax ? actMax : r;
       };
     }
-    return {
-      scratchBytes: 0,
-      bind(v) {
-        const [ad, bd, yd] = binaryViews(bin, v);
-        return () => {
-          binaryLoop(bin, ad, bd, yd, f);
-        };
-      },
-    };
+    return binaryNode(bin, f);
   },
 };

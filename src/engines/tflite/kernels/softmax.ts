@@ -14,6 +14,7 @@ import {
   expectType,
   fail,
   input,
+  intView,
   options,
   output,
   quantParams,
@@ -95,7 +96,7 @@ export const softmax: Kernel = {
       scratchBytes: 0,
       bind(v) {
         const xd = v.i8(x);
-        const yd = y.dtype === 'int8' ? v.i8(y) : v.i16(y);
+        const yd = intView(v, y);
         const expOf = (diff: number): number =>
           expOnNegativeValues(
             saturatingRoundingDoublingHighMul((diff * leftFactor) | 0, multiplier),

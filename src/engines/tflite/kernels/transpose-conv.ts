@@ -1,25 +1,19 @@
-import { Activation, Padding } from '../schema.js';
 import { multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64 } from '../quantization.js';
-import { convQuant } from './conv-common.js';
+import { convOperands, convQuant, floatWeighted, type ConvLayout } from './conv-common.js';
 import {
-  activation,
-  activationRangeFloat,
-  biasValues,
   computePadding,
   constantInts,
-  expectArity,
   expectRank,
   expectShape,
-  expectType,
   fail,
-  floatBias,
+  intView,
   input,
-  options,
-  output,
-  paddingOption,
   type Kernel,
   type PreparedNode,
 } from './kernel.js';
+
+/** TRANSPOSE_CONV's operand positions and TransposeConvOptions slots (input 0 is the output shape). */
+const LAYOUT: ConvLayout = { input: 2, filter: 1, bias: 3, activation: 3 };
 
 /** TRANSPOSE_CONV: scatters each input pixel through the OHWI filter into the output (inputs: shape, filter, input, bias). */
 export const transposeConv: Kernel = {
@@ -27,20 +21,10 @@ export const transposeConv: Kernel = {
   versions: [1, 5],
   types: ['float32', 'int8 (per-channel)', 'int16 (int8 weights)'],
   prepare(node): PreparedNode {
-    expectArity(node, [3, 4], 1);
+    const operands = convOperands(node, LAYOUT);
+    const { x, w, bias, y } = operands;
+    const { padding, strideW, strideH, act } = operands.opts;
     const shapeT = input(node, 0);
-    const w = input(node, 1);
-    const x = input(node, 2);
-    const bias = node.inputs[3];
-    const y = output(node, 0);
-    expectRank(node, x, 'input', 4);
-    expectRank(node, w, 'filter', 4);
-    const opts = options(node);
-    const padding = paddingOption(node, opts.i8(0, Padding.SAME));
-    const strideW = opts.i32(1, 1);
-    const strideH = opts.i32(2, 1);
-    const act = activation(node, opts.i8(3, Activation.NONE));
-    if (strideW < 1 || strideH < 1) fail(node, 'strides must be positive');
     // TFLM sizes the output from the output tensor itself; a constant shape operand must agree.
     if (shapeT.data !== undefined) expectShape(node, y, 'output', constantInts(node, shapeT));
     const [batches, inH, inW, inC] = x.shape as [number, number, number, number];
@@ -91,10 +75,7 @@ export const transposeConv: Kernel = {
     };
 
     if (x.dtype === 'float32') {
-      expectType(node, w, 'filter', ['float32']);
-      expectType(node, y, 'output', ['float32']);
-      const b = floatBias(node, bias, outC);
-      const [lo, hi] = activationRangeFloat(act);
+      const { bias: b, lo, hi } = floatWeighted(node, w, y, bias, outC, act, 'filter');
       return {
         scratchBytes: total * 8,
         bind(v) {
@@ -112,23 +93,17 @@ export const transposeConv: Kernel = {
         },
       };
     }
-    expectType(node, x, 'input', ['int8', 'int16']);
-    expectType(node, w, 'filter', ['int8']);
-    expectType(node, y, 'output', [x.dtype]);
-    if (bias !== undefined)
-      expectType(node, bias, 'bias', x.dtype === 'int8' ? ['int32'] : ['int64', 'int32']);
-    const q = convQuant(node, x, w, y, act, outC, 0);
-    const b = biasValues(node, bias, outC);
+    const q = convQuant(node, operands, outC, 0);
+    const { wide, bias: b } = q;
     const is8 = x.dtype === 'int8';
-    const wide = !is8 && bias?.dtype !== 'int32';
     const inputOffset = is8 ? q.inputOffset : 0;
     const outputOffset = is8 ? q.outputOffset : 0;
     return {
       scratchBytes: total * 8,
       bind(v) {
-        const xd = is8 ? v.i8(x) : v.i16(x);
+        const xd = intView(v, x);
         const wd = v.i8(w);
-        const yd = is8 ? v.i8(y) : v.i16(y);
+        const yd = intView(v, y);
         const acc = new Float64Array(v.scratch, 0, total);
         return () => {
           scatter(xd, wd, acc, inputOffset);

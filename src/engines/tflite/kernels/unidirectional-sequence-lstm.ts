@@ -7,7 +7,7 @@ import {
 } from '../quantization.js';
 import { Activation } from '../schema.js';
 import { floatLogistic } from './activation-common.js';
-import { scratchLayout } from './conv-common.js';
+import { scratchLayout, type ScratchLayout } from './conv-common.js';
 import {
   biasValues,
   expectType,
@@ -291,9 +291,7 @@ function prepareInt8(node: NodeInfo, s: LstmShape): PreparedNode {
     hd: Int8Array,
     gate: Int16Array[],
   ): ((inOff: number, stOff: number) => void) => {
-    const [in8, xoOff, hoOff, accInOff, accRecOff] = plan.layout.offsets.map(
-      (o) => sb.scratch + o,
-    ) as [number, number, number, number, number];
+    const [in8, xoOff, hoOff, accInOff, accRecOff] = plan.layout.at(sb.scratch);
     const heapIn = new Int8Array(sb.memory, in8, x.elements);
     const ho = new Int16Array(sb.memory, hoOff, n);
     const accIn = new Int32Array(sb.memory, accInOff, 4 * n);
@@ -410,5 +408,5 @@ function dot8(w: Int8Array, wOff: number, x: Int8Array, xOff: number, depth: num
 interface SimdPlan {
   readonly wIn: number;
   readonly wRec: number;
-  readonly layout: { offsets: number[]; total: number };
+  readonly layout: ScratchLayout<readonly [number, number, number, number, number]>;
 }
