@@ -55,15 +55,34 @@ export interface Tensor {
   readonly data: Uint8Array;
 }
 
-/** What an engine loads: one model file, or a TVM bundle of graph, params and operator library. */
-export type ModelArtifact =
-  | { readonly kind: 'single'; readonly bytes: Uint8Array }
+/** The files of a model: one file, or a TVM bundle of graph, params and operator library. */
+export type ModelFiles<T> =
+  | { readonly kind: 'single'; readonly bytes: T }
   | {
       readonly kind: 'tvm';
-      readonly graphJson: Uint8Array;
-      readonly params: Uint8Array;
-      readonly library: Uint8Array;
+      readonly graphJson: T;
+      readonly params: T;
+      readonly library: T;
     };
+
+/** What an engine loads (plaintext model bytes). */
+export type ModelArtifact = ModelFiles<Uint8Array>;
+
+/** The same model with `f` applied to each of its files. */
+export function mapModelFiles<A, B>(files: ModelFiles<A>, f: (file: A) => B): ModelFiles<B> {
+  if (files.kind === 'single') return { kind: 'single', bytes: f(files.bytes) };
+  return {
+    kind: 'tvm',
+    graphJson: f(files.graphJson),
+    params: f(files.params),
+    library: f(files.library),
+  };
+}
+
+/** Every file of a model, in a fixed order. */
+export function modelFileList<T>(files: ModelFiles<T>): T[] {
+  return files.kind === 'single' ? [files.bytes] : [files.graphJson, files.params, files.library];
+}
 
 export type EngineName = 'tflite' | 'onnx' | 'tvm';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { decryptEnvelope } from '../crypto/envelope.js';
-import type { ModelArtifact } from '../engines/engine.js';
+import { mapModelFiles, modelFileList, type ModelArtifact } from '../engines/engine.js';
 import { SemirtError } from '../errors.js';
 import type { ModelSignature } from '../pool/messages.js';
 import type { WorkerPool } from '../pool/pool.js';
@@ -107,23 +107,13 @@ export class ModelCache {
 }
 
 function decryptModel(key: Buffer, encrypted: EncryptedModel): ModelArtifact {
-  if (encrypted.kind === 'single')
-    return { kind: 'single', bytes: decryptEnvelope(key, encrypted.envelope) };
-  return {
-    kind: 'tvm',
-    graphJson: decryptEnvelope(key, encrypted.graphJson),
-    params: decryptEnvelope(key, encrypted.params),
-    library: decryptEnvelope(key, encrypted.library),
-  };
+  return mapModelFiles(encrypted, (envelope) => decryptEnvelope(key, envelope));
 }
 
 function artifactSize(artifact: ModelArtifact): number {
-  return artifact.kind === 'single'
-    ? artifact.bytes.byteLength
-    : artifact.graphJson.byteLength + artifact.params.byteLength + artifact.library.byteLength;
+  return modelFileList(artifact).reduce((total, bytes) => total + bytes.byteLength, 0);
 }
 
 function wipe(artifact: ModelArtifact): void {
-  if (artifact.kind === 'single') artifact.bytes.fill(0);
-  else for (const bytes of [artifact.graphJson, artifact.params, artifact.library]) bytes.fill(0);
+  for (const bytes of modelFileList(artifact)) bytes.fill(0);
 }

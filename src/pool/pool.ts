@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { ModelArtifact, Tensor } from '../engines/engine.js';
+import { mapModelFiles, modelFileList, type Tensor } from '../engines/engine.js';
 import { SemirtError } from '../errors.js';
 import {
   transferables,
@@ -108,7 +108,8 @@ export class WorkerPool {
    * and zeroed when the model is unloaded.
    */
   load(input: PoolModel): Promise<LoadResult> {
-    const model: PoolModel = { key: input.key, artifact: shareArtifact(input.artifact) };
+    // Every file in shared memory, so workers share one copy.
+    const model: PoolModel = { key: input.key, artifact: mapModelFiles(input.artifact, toShared) };
     this.#models.set(model.key, model);
     return new Promise<LoadResult>((resolve, reject) => {
       this.#enqueue({ kind: 'load', model, resolve, reject });
@@ -182,7 +183,7 @@ export class WorkerPool {
             }),
         ),
     );
-    if (model !== undefined) for (const bytes of artifactBytes(model.artifact)) bytes.fill(0);
+    if (model !== undefined) for (const bytes of modelFileList(model.artifact)) bytes.fill(0);
   }
 
   /** Stops every worker; queued and running work fails with POOL_CLOSED (drain callers first). */
@@ -355,28 +356,11 @@ export class WorkerPool {
   }
 }
 
-function artifactBytes(artifact: ModelArtifact): Uint8Array[] {
-  return artifact.kind === 'single'
-    ? [artifact.bytes]
-    : [artifact.graphJson, artifact.params, artifact.library];
-}
-
 function toShared(bytes: Uint8Array): Uint8Array {
   if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
   const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
   shared.set(bytes);
   return shared;
-}
-
-/** The artifact with every byte array in shared memory, so workers share one copy. */
-function shareArtifact(artifact: ModelArtifact): ModelArtifact {
-  if (artifact.kind === 'single') return { kind: 'single', bytes: toShared(artifact.bytes) };
-  return {
-    kind: 'tvm',
-    graphJson: toShared(artifact.graphJson),
-    params: toShared(artifact.params),
-    library: toShared(artifact.library),
-  };
 }
 
 function deadlineError(): SemirtError {

@@ -18,7 +18,7 @@ describe('FileModelStore', () => {
     const { store: s } = await store({ 'owner-mobilenet': 'sealed bytes' });
     const model = await s.read('owner-mobilenet');
     assert.equal(model.kind, 'single');
-    assert.equal(model.envelope.toString(), 'sealed bytes');
+    assert.equal(model.bytes.toString(), 'sealed bytes');
   });
 
   test('reads a TVM bundle of three files', async () => {

@@ -1,17 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ModelFiles } from '../engines/engine.js';
 import { SemirtError } from '../errors.js';
 import { isModelId, MODEL_ID_RULE } from '../model-id.js';
 
 /** The encrypted files of one model, as the store holds them (each an envelope under the model key). */
-export type EncryptedModel =
-  | { readonly kind: 'single'; readonly envelope: Buffer }
-  | {
-      readonly kind: 'tvm';
-      readonly graphJson: Buffer;
-      readonly params: Buffer;
-      readonly library: Buffer;
-    };
+export type EncryptedModel = ModelFiles<Buffer>;
 
 /** Where encrypted models come from; the filesystem store is the default, others may follow. */
 export interface ModelStore {
@@ -48,7 +42,7 @@ export class FileModelStore implements ModelStore {
   async read(modelId: string): Promise<EncryptedModel> {
     const id = checkStoreModelId(modelId);
     const single = await this.#file(id);
-    if (single !== undefined) return { kind: 'single', envelope: single };
+    if (single !== undefined) return { kind: 'single', bytes: single };
     const [graphJson, params, library] = await Promise.all([
       this.#file(id + TVM_BUNDLE_SUFFIXES.graphJson),
       this.#file(id + TVM_BUNDLE_SUFFIXES.params),
