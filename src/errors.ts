@@ -395,6 +395,11 @@ export const ERROR_CATALOG = {
     shape: 'application',
     doc: 'An unexpected fault while serving the inference (a bug: the details are in the runtime log, not in the answer).',
   },
+  KEYSERVICE_NOT_ALLOWED: {
+    status: 200,
+    shape: 'application',
+    doc: "The request names a KeyService that is not in the runtime's --keyservice-allow list; no connection is made.",
+  },
   MODEL_TOO_LARGE: {
     status: 200,
     shape: 'application',

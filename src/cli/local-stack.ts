@@ -32,6 +32,8 @@ export interface LocalStackOptions {
   readonly workers?: number;
   /** Serve the runtime's Prometheus /metrics on this port (0: any free port); none when unset. */
   readonly metricsPort?: number;
+  /** More `semirt runtime` flags. */
+  readonly runtimeArgs?: readonly string[];
 }
 
 /** What one inference through the stack answered. */
@@ -350,6 +352,7 @@ async function startRuntime(
       'info',
       ...(options.workers === undefined ? [] : ['--workers', String(options.workers)]),
       ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
+      ...(options.runtimeArgs ?? []),
       ...SIMULATION_FLAGS(simDir),
     ],
     {

@@ -18,6 +18,8 @@ export interface InferenceOptions {
   /** KeyService measurements (hex) the runtime accepts; it refuses any other KeyService. */
   readonly keyServiceMeasurements: readonly string[];
   readonly keyServiceTimeoutMs: number;
+  /** KeyService endpoints ("host:port") requests may name; undefined: any (each is still verified by attestation). */
+  readonly keyServiceAllow?: readonly string[];
   /** Port of the Prometheus /metrics listener; undefined: no listener. */
   readonly metricsPort?: number;
 }
@@ -31,6 +33,7 @@ export interface InferenceFlags {
   readonly modelCacheMb?: string;
   readonly keyserviceMeasurement?: string;
   readonly keyserviceTimeout?: string;
+  readonly keyserviceAllow?: string;
   readonly metricsPort?: string;
 }
 
@@ -65,6 +68,20 @@ export function inferenceOptions(
     flag: '--metrics-port',
     env: 'SEMIRT_METRICS_PORT',
   });
+  const allow = pick(flags.keyserviceAllow, env, {
+    flag: '--keyservice-allow',
+    env: 'SEMIRT_KEYSERVICE_ALLOW',
+  });
+  const keyServiceAllow = allow?.value.split(',').map((entry) => entry.trim());
+  const badEndpoint = keyServiceAllow?.find(
+    (entry) => !/^[A-Za-z0-9._[\]:-]+:\d{1,5}$/.test(entry),
+  );
+  if (allow !== undefined && badEndpoint !== undefined) {
+    throw new SemirtError(
+      'INVALID_OPTION',
+      `Invalid ${allow.from} "${badEndpoint}": expected comma-separated host:port endpoints`,
+    );
+  }
   return {
     store,
     workers: intSetting(
@@ -120,6 +137,7 @@ export function inferenceOptions(
           fallback: 10,
         },
       ) * 1000,
+    ...(keyServiceAllow === undefined ? {} : { keyServiceAllow }),
     ...(metricsPort === undefined
       ? {}
       : {

@@ -3,6 +3,7 @@ import type { Action } from '../actions/action.js';
 import { createAttestedCredentials } from '../attestation/ra-tls.js';
 import type { AttestationContext } from '../attestation/setup.js';
 import type { InferenceOptions } from '../config/inference.js';
+import { SemirtError } from '../errors.js';
 import { WorkerKeyClient } from '../keyservice/client.js';
 import type { Logger } from '../log/logger.js';
 import { WorkerPool } from '../pool/pool.js';
@@ -44,6 +45,14 @@ export async function startInferenceService(
   const keys = new KeyCache(
     (endpoint, userId, modelId) => {
       const name = `${endpoint.host}:${endpoint.port}`;
+      if (options.keyServiceAllow !== undefined && !options.keyServiceAllow.includes(name)) {
+        return Promise.reject(
+          new SemirtError(
+            'KEYSERVICE_NOT_ALLOWED',
+            `The KeyService ${JSON.stringify(name)} is not one this runtime may use (--keyservice-allow)`,
+          ),
+        );
+      }
       let client = clients.get(name);
       if (client === undefined) {
         client = new WorkerKeyClient({

@@ -37,6 +37,10 @@ export function registerRuntime(program: Command): void {
       '--keyservice-measurement <hex,...>',
       'measurement(s) of the KeyService to trust (env SEMIRT_KEYSERVICE_MEASUREMENT; required with --store)',
     )
+    .option(
+      '--keyservice-allow <host:port,...>',
+      'KeyService endpoints requests may name (env SEMIRT_KEYSERVICE_ALLOW; default any attested one)',
+    )
     .option('--workers <n>', 'inference worker threads (env SEMIRT_WORKERS; default the CPU count)')
     .option(
       '--max-queue <n>',
