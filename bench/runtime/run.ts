@@ -7,12 +7,11 @@
 //   npm run build && node dist/bench/runtime/run.js [--duration 5] [--connections 1,16,128]
 //       [--target official=http://127.0.0.1:8080]
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CLI } from '../../test/support/runtime-process.js';
+import { SEMIRT_CLI, startNodeProcess, type SemirtProcess } from '../../src/cli/child-process.js';
 import { REPO_ROOT } from '../../test/support/paths.js';
 
 interface Target {
@@ -51,32 +50,21 @@ const { values } = parseArgs({
 const duration = Number(values.duration);
 const levels = values.connections.split(',').map(Number);
 
-/**
- * Starts a server child process; resolves with its URL once its stderr matches `ready` (group 1 =
- * port). Its output goes to a file, as with Docker's json-file log driver: a pipe read by this
- * process would make the server wait on the load generator.
- */
+/** Starts a server with its output in a log file (startNodeProcess); resolves with its URL (group 1 of `ready` = port). */
 async function startServer(
+  script: string,
   args: string[],
   env: Record<string, string>,
   ready: RegExp,
 ): Promise<string> {
-  const logFile = join(mkdtempSync(join(tmpdir(), 'semirt-bench-')), 'stderr.log');
-  const log = openSync(logFile, 'w');
-  const child = spawn(process.execPath, args, {
+  const logPath = join(mkdtempSync(join(tmpdir(), 'semirt-bench-')), 'server.log');
+  const server = await startNodeProcess(script, args, {
+    logPath,
+    ready,
     env: { PATH: process.env['PATH'] ?? '', ...env },
-    stdio: ['ignore', 'ignore', log],
   });
-  closeSync(log);
-  children.push(child);
-  for (let waited = 0; waited < 10_000; waited += 20) {
-    if (child.exitCode !== null)
-      throw new Error(`${args.join(' ')} exited: ${readFileSync(logFile, 'utf8')}`);
-    const port = ready.exec(readFileSync(logFile, 'utf8'))?.[1];
-    if (port !== undefined) return `http://127.0.0.1:${port}`;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`${args.join(' ')} did not start within 10 s`);
+  children.push(server);
+  return `http://127.0.0.1:${server.ready[0] ?? ''}`;
 }
 
 async function init(target: Target): Promise<void> {
@@ -112,13 +100,14 @@ async function load(target: Target, connections: number, seconds: number): Promi
   };
 }
 
-const children: ChildProcess[] = [];
+const children: SemirtProcess[] = [];
 try {
   const targets: Target[] = [
     {
       name: 'anchor (bare node:http echo)',
       url: await startServer(
-        [join(REPO_ROOT, 'dist', 'bench', 'runtime', 'bare-echo.js')],
+        join(REPO_ROOT, 'dist', 'bench', 'runtime', 'bare-echo.js'),
+        [],
         {},
         /listening (\d+)/,
       ),
@@ -127,7 +116,8 @@ try {
     {
       name: 'semirt',
       url: await startServer(
-        [CLI, 'runtime', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'],
+        SEMIRT_CLI,
+        ['runtime', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'],
         { __OW_ALLOW_CONCURRENT: 'true' },
         /"port":(\d+).*runtime listening/,
       ),
@@ -151,7 +141,7 @@ try {
   }
   printTable(rows, targets);
 } finally {
-  for (const child of children) child.kill('SIGKILL');
+  await Promise.all(children.map((child) => child.stop('SIGKILL')));
 }
 
 function printTable(rows: readonly Row[], targets: readonly Target[]): void {

@@ -127,3 +127,16 @@ export function runtimeMeasuredConfig(
     'attestation.accept': [...attestation.verifierSchemes].sort().join(','),
   };
 }
+
+/**
+ * The simulated measurement of a semirt process: this installation's code tree (or `codeRoot`)
+ * plus its attestation settings and role. The runtime and the KeyService claim it under sim-dcap,
+ * and `semirt measure` prints it for model owners.
+ */
+export function measureProcess(
+  attestation: Pick<AttestationConfig, 'mode' | 'attesterScheme' | 'verifierSchemes'>,
+  role: ProcessRole,
+  codeRoot: string = runtimeCodeRoot(),
+): Promise<RuntimeMeasurement> {
+  return measureRuntime({ codeRoot, config: runtimeMeasuredConfig(attestation, role) });
+}

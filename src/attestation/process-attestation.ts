@@ -1,10 +1,5 @@
 import type { AttestationConfig } from '../config/attestation.js';
-import {
-  measureRuntime,
-  runtimeCodeRoot,
-  runtimeMeasuredConfig,
-  type ProcessRole,
-} from './measurement.js';
+import { measureProcess, type ProcessRole } from './measurement.js';
 import { attestationSetupFromConfig, type AttestationContext } from './setup.js';
 import type { Policy } from './types.js';
 
@@ -20,12 +15,7 @@ export async function processAttestation(
 ): Promise<AttestationContext & { readonly simMeasurement?: string }> {
   const simMeasurement =
     config.attesterScheme === 'sim-dcap'
-      ? (
-          await measureRuntime({
-            codeRoot: runtimeCodeRoot(),
-            config: runtimeMeasuredConfig(config, role),
-          })
-        ).measurement
+      ? (await measureProcess(config, role)).measurement
       : undefined;
   const context = await attestationSetupFromConfig(config, {
     policy,

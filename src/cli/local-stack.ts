@@ -1,21 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  measureRuntime,
-  runtimeCodeRoot,
-  runtimeMeasuredConfig,
-  type ProcessRole,
-} from '../attestation/measurement.js';
+import { measureProcess } from '../attestation/measurement.js';
+import { modelFileList, type ModelFiles } from '../engines/engine.js';
 import { verificationSetupFromConfig } from '../attestation/setup.js';
 import { SimDcapAuthority } from '../attestation/sim-dcap.js';
-import { attestationConfig, type AttestationConfig } from '../config/attestation.js';
+import { attestationConfig } from '../config/attestation.js';
 import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { encryptFile } from '../crypto/file-envelope.js';
 import { createAesKey, userIdOf } from '../crypto/id-key.js';
 import { KeyServiceClient } from '../keyservice/client.js';
 import { REQUEST_TYPES } from '../keyservice/messages.js';
-import { TVM_BUNDLE_SUFFIXES } from '../store/model-store.js';
+import { storeFileNames } from '../store/model-store.js';
 import { startSemirt, type SemirtProcess } from './child-process.js';
 
 /** A party of the protocol: its id key and the user id derived from it. */
@@ -102,8 +98,8 @@ export class LocalStack {
     await SimDcapAuthority.ensure(simDir);
     const config = attestationConfig({ attestationMode: 'simulation', simDcapDir: simDir }, {});
     const measurements = {
-      runtime: await measurementOf(config, 'runtime'),
-      keyservice: await measurementOf(config, 'keyservice'),
+      runtime: (await measureProcess(config, 'runtime')).measurement,
+      keyservice: (await measureProcess(config, 'keyservice')).measurement,
     };
     const keyService = await startKeyService(options.dir, simDir, 0, 0);
     let runtime: RuntimeProcess | undefined;
@@ -150,35 +146,28 @@ export class LocalStack {
   }
 
   /** Encrypts a model file into the store under a fresh model key and uploads the key; returns the model id. */
-  async addModel(owner: Party, name: string, file: string): Promise<string> {
-    const modelId = `${owner.userId}-${name}`;
-    const modelKey = createAesKey();
-    await encryptFile(modelKey, file, join(this.#dir, 'store', modelId));
-    await this.#client.send(owner.idKey, {
-      type: REQUEST_TYPES.UPSERT_MODEL_KEY,
-      modelId,
-      modelKey,
-    });
-    modelKey.fill(0);
-    return modelId;
+  addModel(owner: Party, name: string, file: string): Promise<string> {
+    return this.#upload(owner, name, { kind: 'single', bytes: file });
   }
 
   /** Encrypts a TVM bundle (graph JSON, params, wasm operator library) into the store under one fresh model key and uploads the key. */
-  async addBundle(
+  addBundle(
     owner: Party,
     name: string,
     files: { readonly graphJson: string; readonly params: string; readonly library: string },
   ): Promise<string> {
+    return this.#upload(owner, name, { kind: 'tvm', ...files });
+  }
+
+  /** Encrypts a model's files into the store under a fresh model key, uploads the key, and zeroes it. */
+  async #upload(owner: Party, name: string, files: ModelFiles<string>): Promise<string> {
     const modelId = `${owner.userId}-${name}`;
     const modelKey = createAesKey();
     const store = join(this.#dir, 'store');
-    await encryptFile(
-      modelKey,
-      files.graphJson,
-      join(store, modelId + TVM_BUNDLE_SUFFIXES.graphJson),
-    );
-    await encryptFile(modelKey, files.params, join(store, modelId + TVM_BUNDLE_SUFFIXES.params));
-    await encryptFile(modelKey, files.library, join(store, modelId + TVM_BUNDLE_SUFFIXES.library));
+    const destinations = modelFileList(storeFileNames(modelId, files.kind));
+    for (const [i, source] of modelFileList(files).entries()) {
+      await encryptFile(modelKey, source, join(store, destinations[i]!));
+    }
     await this.#client.send(owner.idKey, {
       type: REQUEST_TYPES.UPSERT_MODEL_KEY,
       modelId,
@@ -199,16 +188,6 @@ export class LocalStack {
       type: REQUEST_TYPES.GRANT_MODEL_ACCESS,
       modelId,
       measurement,
-      userId: user.userId,
-    });
-  }
-
-  /** The owner revokes a grant. */
-  async revoke(owner: Party, modelId: string, user: Party): Promise<void> {
-    await this.#client.send(owner.idKey, {
-      type: REQUEST_TYPES.REVOKE_MODEL_ACCESS,
-      modelId,
-      measurement: this.measurements.runtime,
       userId: user.userId,
     });
   }
@@ -302,11 +281,6 @@ export class LocalStack {
     return this.#runtime;
   }
 
-  /** Options the stack was started with. */
-  get options(): LocalStackOptions {
-    return this.#options;
-  }
-
   async #init(): Promise<void> {
     const init = await this.#post('/init', { value: {} });
     if (init.status !== 200)
@@ -368,13 +342,6 @@ async function startRuntime(
     url: `http://127.0.0.1:${runtime.ready[0] ?? ''}`,
     metricsUrl: metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`,
   };
-}
-
-function measurementOf(config: AttestationConfig, role: ProcessRole): Promise<string> {
-  return measureRuntime({
-    codeRoot: runtimeCodeRoot(),
-    config: runtimeMeasuredConfig(config, role),
-  }).then((result) => result.measurement);
 }
 
 function startKeyService(

@@ -6,6 +6,7 @@ import {
   type PeerCheck,
 } from '../attestation/ra-tls.js';
 import type { Logger } from '../log/logger.js';
+import { BodyTooLargeError, readBody } from '../http-body.js';
 import { SemirtError, isSemirtError } from '../errors.js';
 import { checkMeasurement, quote } from './messages.js';
 import type { KeyService } from './service.js';
@@ -138,16 +139,13 @@ async function readJsonRequest(req: IncomingMessage, limit: number): Promise<unk
       `Invalid request: expected POST /, got ${req.method ?? '?'} ${quote(req.url ?? '')}`,
     );
   }
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk as Buffer);
+  let body: Buffer;
+  try {
+    body = await readBody(req, limit);
+  } catch (error) {
+    throw error instanceof BodyTooLargeError ? tooLarge(limit) : error;
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = body.toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SemirtError } from '../errors.js';
+import { BodyTooLargeError, readBody } from '../http-body.js';
 import type { Logger } from '../log/logger.js';
 import type { Proxy } from './proxy.js';
 import { errorResponse, type ProxyResponse } from './responses.js';
@@ -63,45 +64,23 @@ function handleRequest(
   res: ServerResponse,
   logger: Logger,
 ): void {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBodyBytes) {
-    send(res, tooLarge(maxBodyBytes));
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let refused = false;
-  req.on('data', (chunk: Buffer) => {
-    if (refused) return;
-    size += chunk.length;
-    if (size > maxBodyBytes) {
-      refused = true;
-      chunks.length = 0;
-      send(res, tooLarge(maxBodyBytes));
-      return;
-    }
-    chunks.push(chunk);
-  });
-  req.on('end', () => {
-    if (refused) return;
-    proxy
-      .handle({
-        method: req.method ?? 'GET',
-        path: req.url ?? '/',
-        body: Buffer.concat(chunks, size),
-      })
-      .then((response) => {
-        // While draining, clients must not reuse the connection: the server closes soon.
-        send(res, proxy.draining ? { ...response, close: true } : response);
-      })
-      .catch((err: unknown) => {
-        logger.error({ err }, 'request failed');
-        send(res, errorResponse(err));
-      });
-  });
-  req.on('error', () => {
-    // The client went away mid-body: nothing to answer.
-  });
+  readBody(req, maxBodyBytes).then(
+    (body) =>
+      proxy
+        .handle({ method: req.method ?? 'GET', path: req.url ?? '/', body })
+        .then((response) => {
+          // While draining, clients must not reuse the connection: the server closes soon.
+          send(res, proxy.draining ? { ...response, close: true } : response);
+        })
+        .catch((err: unknown) => {
+          logger.error({ err }, 'request failed');
+          send(res, errorResponse(err));
+        }),
+    (err: unknown) => {
+      // Too large: answer and close; otherwise the client went away mid-body: nothing to answer.
+      if (err instanceof BodyTooLargeError) send(res, tooLarge(maxBodyBytes));
+    },
+  );
 }
 
 function tooLarge(maxBodyBytes: number): ProxyResponse {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelFiles } from '../engines/engine.js';
+import { modelFileList, type ModelFiles } from '../engines/engine.js';
 import { SemirtError } from '../errors.js';
 import { isModelId, MODEL_ID_RULE } from '../model-id.js';
 
@@ -19,6 +19,20 @@ export const TVM_BUNDLE_SUFFIXES = {
   params: '.params_data',
   library: '.wasm',
 } as const;
+
+/** The file names of a model in the store: `<model_id>`, or `<model_id>.<ext>` for each file of a TVM bundle. */
+export function storeFileNames(
+  modelId: string,
+  kind: ModelFiles<unknown>['kind'],
+): ModelFiles<string> {
+  if (kind === 'single') return { kind: 'single', bytes: modelId };
+  return {
+    kind: 'tvm',
+    graphJson: modelId + TVM_BUNDLE_SUFFIXES.graphJson,
+    params: modelId + TVM_BUNDLE_SUFFIXES.params,
+    library: modelId + TVM_BUNDLE_SUFFIXES.library,
+  };
+}
 
 /** Checks that a model id can name a store file (see model-id.ts). */
 export function checkStoreModelId(modelId: string): string {
@@ -43,17 +57,20 @@ export class FileModelStore implements ModelStore {
     const id = checkStoreModelId(modelId);
     const single = await this.#file(id);
     if (single !== undefined) return { kind: 'single', bytes: single };
-    const [graphJson, params, library] = await Promise.all([
-      this.#file(id + TVM_BUNDLE_SUFFIXES.graphJson),
-      this.#file(id + TVM_BUNDLE_SUFFIXES.params),
-      this.#file(id + TVM_BUNDLE_SUFFIXES.library),
-    ]);
+    const bundle = storeFileNames(id, 'tvm');
+    const [graphJson, params, library] = await Promise.all(
+      modelFileList(bundle).map((name) => this.#file(name)),
+    );
     if (graphJson !== undefined && params !== undefined && library !== undefined) {
       return { kind: 'tvm', graphJson, params, library };
     }
     throw new SemirtError(
       'MODEL_NOT_FOUND',
-      `Model "${id}" is not in the store: expected a file "${id}" or the TVM bundle "${id}.graph_json", "${id}.params_data", "${id}.wasm"`,
+      `Model "${id}" is not in the store: expected a file "${id}" or the TVM bundle ${modelFileList(
+        bundle,
+      )
+        .map((name) => `"${name}"`)
+        .join(', ')}`,
     );
   }
 

@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { SEMIRT_CLI } from '../../src/cli/child-process.js';
 import { SENTINEL } from '../../src/proxy/output.js';
-import { REPO_ROOT } from './paths.js';
 
 /** The compiled CLI; tests run the real `semirt` entry point as a separate process. */
-export const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const CLI = SEMIRT_CLI;
 
 export interface HttpAnswer {
   readonly status: number;

@@ -1,10 +1,5 @@
 import type { Command } from 'commander';
-import {
-  PROCESS_ROLES,
-  measureRuntime,
-  runtimeCodeRoot,
-  runtimeMeasuredConfig,
-} from '../../attestation/measurement.js';
+import { PROCESS_ROLES, measureProcess } from '../../attestation/measurement.js';
 import { attestationConfig, type AttestationFlags } from '../../config/attestation.js';
 import { choiceSetting } from '../../config/parse.js';
 
@@ -35,13 +30,11 @@ export function registerMeasure(program: Command): void {
       'evidence the runtime accepts, comma-separated (env SEMIRT_ACCEPT_SCHEMES)',
     )
     .action(async (flags: MeasureFlags) => {
-      const result = await measureRuntime({
-        codeRoot: flags.code ?? runtimeCodeRoot(),
-        config: runtimeMeasuredConfig(
-          attestationConfig(flags),
-          choiceSetting(flags.role, {}, { flag: '--role' }, PROCESS_ROLES, 'runtime'),
-        ),
-      });
+      const result = await measureProcess(
+        attestationConfig(flags),
+        choiceSetting(flags.role, {}, { flag: '--role' }, PROCESS_ROLES, 'runtime'),
+        flags.code,
+      );
       if (flags.manifest === true) process.stdout.write(result.manifest);
       process.stdout.write(`${result.measurement}\n`);
     });

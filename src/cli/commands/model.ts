@@ -5,6 +5,7 @@ import { SemirtError } from '../../errors.js';
 import { encryptFile } from '../../crypto/file-envelope.js';
 import { readKeyFile } from '../../crypto/key-file.js';
 import { checkModelId } from '../../keyservice/messages.js';
+import { storeFileNames } from '../../store/model-store.js';
 import { ProgressBar, toolAction } from '../tooling.js';
 
 interface EncryptModelFlags {
@@ -13,30 +14,41 @@ interface EncryptModelFlags {
   readonly modelId: string;
 }
 
+// The part of a TVM bundle each input is, by its extension (TVM's own names and the store's).
+const BUNDLE_ROLES: Readonly<Record<string, 'graphJson' | 'params' | 'library'>> = {
+  '.graph_json': 'graphJson',
+  '.json': 'graphJson',
+  '.params_data': 'params',
+  '.params': 'params',
+  '.wasm': 'library',
+};
+
 /**
- * Where each input goes in the store (DESIGN.md §3): a single-file model becomes
- * `<store>/<model_id>`; the files of a bundle (TVM) keep their extension: `<model_id>.<ext>`.
+ * Where each input goes in the store (store/model-store.ts names them): a single-file model
+ * becomes `<store>/<model_id>`; each file of a TVM bundle goes to the store's name for its part
+ * (graph JSON, params, operator library), recognized by its extension.
  */
 function destinations(store: string, modelId: string, files: readonly string[]): string[] {
-  if (files.length === 1) return [join(store, modelId)];
-  const names = files.map((file) => {
-    const extension = extname(file);
-    if (extension === '') {
+  const names = storeFileNames(modelId, files.length === 1 ? 'single' : 'tvm');
+  if (names.kind === 'single') return [join(store, names.bytes)];
+  const roles = files.map((file) => {
+    const role = BUNDLE_ROLES[extname(file)];
+    if (role === undefined) {
       throw new SemirtError(
         'INVALID_OPTION',
-        `Cannot place "${file}" in a bundle: bundle files need an extension (e.g. .graph_json, .params_data, .wasm)`,
+        `Cannot place "${file}" in a bundle: expected a graph (.graph_json, .json), params (.params_data, .params) or library (.wasm) file`,
       );
     }
-    return `${modelId}${extension}`;
+    return role;
   });
-  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  const duplicate = roles.find((role, i) => roles.indexOf(role) !== i);
   if (duplicate !== undefined) {
     throw new SemirtError(
       'INVALID_OPTION',
-      `Cannot build the bundle: two inputs would both become "${duplicate}"`,
+      `Cannot build the bundle: two inputs would both become "${names[duplicate]}"`,
     );
   }
-  return names.map((name) => join(store, name));
+  return roles.map((role) => join(store, names[role]));
 }
 
 /** `semirt model encrypt`: encrypt a model (or a TVM bundle) under its model key into a model store. */
@@ -45,7 +57,7 @@ export function registerModel(program: Command): void {
   model
     .command('encrypt')
     .description(
-      'Encrypt model files under the model key into <store>/<model_id> (bundles: <model_id>.<ext>)',
+      'Encrypt model files under the model key into <store>/<model_id> (TVM bundles: <model_id>.graph_json, .params_data, .wasm)',
     )
     .requiredOption('--key <file>', 'the model key file (see `semirt key create`)')
     .requiredOption('--store <dir>', 'the model store folder (created if missing)')
