@@ -19,12 +19,7 @@ export const tfliteEngine: Engine = {
       );
     }
     try {
-      // A Node Buffer's slice() is a view, not a copy; kernels copy constants with slice(), so
-      // read the bytes through a plain Uint8Array view of the same memory.
-      const { bytes } = artifact;
-      return Promise.resolve(
-        TfliteModel.load(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
-      );
+      return Promise.resolve(TfliteModel.load(artifact.bytes));
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }

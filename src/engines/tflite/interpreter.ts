@@ -215,7 +215,10 @@ export class TfliteModel implements Model {
 
   /** Parses, validates and prepares a model from its bytes (which are not copied). */
   static load(bytes: Uint8Array, options: TfliteLoadOptions = {}): TfliteModel {
-    return new TfliteModel(readModel(bytes), options);
+    // A Node Buffer's slice() is a view, not a copy, and kernels copy constants with slice():
+    // read the model through a plain Uint8Array view of the same memory.
+    const plain = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return new TfliteModel(readModel(plain), options);
   }
 
   /** Creates a session synchronously (the Engine interface wraps it in a promise). */
