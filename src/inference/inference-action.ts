@@ -43,6 +43,7 @@ async function infer(deps: InferenceActionDeps, value: unknown): Promise<Inferen
   const timings = emptyTimings();
   const context = activation();
   let keys: RequestKeys | undefined;
+  let input: Tensor | undefined;
   let modelId: string | undefined;
   try {
     const request = parseInferenceRequest(value);
@@ -57,12 +58,13 @@ async function infer(deps: InferenceActionDeps, value: unknown): Promise<Inferen
     // Waiting for another request's load of the same model counts as loading.
     else if (source === 'inflight') timings.model_load += performance.now() - waited;
     const inputKey = keys.inputKey;
-    const input = await timed(timings, 'decrypt', () =>
+    const plainInput = await timed(timings, 'decrypt', () =>
       decryptInput(inputKey, request.sample, model.signature.inputs),
     );
+    input = plainInput;
     const result = await deps.pool.run({
       modelKey: model.poolKey,
-      inputs: [input],
+      inputs: [plainInput],
       ...(context === undefined ? {} : { deadline: context.deadline }),
     });
     timings.queue += result.queueMs;
@@ -94,12 +96,14 @@ async function infer(deps: InferenceActionDeps, value: unknown): Promise<Inferen
     finish(deps, context?.activationId, modelId, timings, error.code);
     throw error;
   } finally {
+    // A transferred input is detached here (the worker zeroed it); a copied one is zeroed now.
+    if (input !== undefined && input.data.byteLength > 0) input.data.fill(0);
     keys?.inputKey.fill(0);
     keys?.modelKey.fill(0);
   }
 }
 
-/** Decrypts the sample and checks it is exactly one input tensor of the model; the plaintext is moved into a buffer of its own. */
+/** Decrypts the sample and checks it is exactly one input tensor of the model. */
 function decryptInput(inputKey: Buffer, sample: Buffer, inputs: readonly TensorInfo[]): Tensor {
   const [info] = inputs;
   if (info === undefined || inputs.length !== 1) {
@@ -110,13 +114,12 @@ function decryptInput(inputKey: Buffer, sample: Buffer, inputs: readonly TensorI
   }
   const plain = decryptEnvelope(inputKey, sample);
   try {
-    const shape = concreteShape(info, plain.byteLength);
-    // A buffer the tensor owns whole can be transferred to the worker instead of copied.
-    const data = new Uint8Array(plain.byteLength);
-    data.set(plain);
-    return { dtype: info.dtype, shape, data };
-  } finally {
+    // Large plaintexts own their whole buffer, so the pool transfers them to the worker without
+    // a copy; the caller zeroes what stays behind.
+    return { dtype: info.dtype, shape: concreteShape(info, plain.byteLength), data: plain };
+  } catch (err) {
     plain.fill(0);
+    throw err;
   }
 }
 
